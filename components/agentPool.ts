@@ -1,0 +1,64 @@
+// The k3s agents. Each joins through the load balancer's address (never a named
+// server, so it survives the loss of any one server) with the server group's token.
+// Removing an agent drains it and deletes its Node (run on a server) before k3s is
+// uninstalled from it: the drain resource depends on the install, so Pulumi deletes
+// it first.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { asRoot } from "../render/shell";
+import { renderK3sConfig } from "../render/k3sConfig";
+import { renderDrainScript, renderK3sInstallScript, renderK3sUninstallScript } from "../render/scripts";
+import { hostBound, Pi } from "./pi";
+
+export interface AgentPoolArgs {
+    readonly agents: readonly Pi[];
+    readonly k3sVersion: string;
+    readonly installScript: string;
+    /** The server group's token output; secret. */
+    readonly token: pulumi.Output<string>;
+    /** `https://<vip or lb>:6443`, resolved once the load balancer is configured. */
+    readonly serverUrl: pulumi.Output<string>;
+    /** A server with kubectl, used to drain and delete agents that are removed. */
+    readonly controlNode: Pi;
+}
+
+export interface AgentJoin {
+    readonly agent: string;
+    readonly serverUrl: pulumi.Output<string>;
+    readonly token: pulumi.Output<string>;
+}
+
+export class AgentPool extends pulumi.ComponentResource {
+    public readonly joins: readonly AgentJoin[];
+    public readonly installs: readonly command.remote.Command[];
+
+    constructor(name: string, args: AgentPoolArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("picluster:k3s:AgentPool", name, {}, opts);
+        const joins: AgentJoin[] = [];
+        const installs: command.remote.Command[] = [];
+        for (const agent of args.agents) {
+            const install = new command.remote.Command(`${name}-${agent.name}-k3s`, {
+                connection: agent.connection,
+                create: pulumi.interpolate`${args.serverUrl}`.apply((url) => asRoot(renderK3sInstallScript({
+                    role: "agent", version: args.k3sVersion, installScript: args.installScript, tokenOnStdin: true,
+                    serverUrl: url, readyTimeoutSeconds: 300,
+                    configYaml: renderK3sConfig({ kind: "agent", nodeName: agent.name, nodeIp: agent.address, joinUrl: url }),
+                }))),
+                delete: asRoot(renderK3sUninstallScript({ role: "agent", nodeName: agent.name, leaveCluster: false })),
+                stdin: args.token,
+                triggers: [agent.address],
+            }, hostBound(this, [agent.ready]));
+            new command.remote.Command(`${name}-${agent.name}-drain`, {
+                connection: args.controlNode.connection,
+                create: `echo 'picluster: ${agent.name} will be drained from here when it is removed'`,
+                delete: asRoot(renderDrainScript(agent.name)),
+                triggers: [agent.address],
+            }, { parent: this, dependsOn: [install], deleteBeforeReplace: true });
+            joins.push({ agent: agent.name, serverUrl: args.serverUrl, token: args.token });
+            installs.push(install);
+        }
+        this.joins = joins;
+        this.installs = installs;
+        this.registerOutputs({});
+    }
+}

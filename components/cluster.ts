@@ -1,0 +1,80 @@
+// Builds the whole cluster from a validated inventory. Kept apart from index.ts so the
+// unit tests can build it under mocks with any inventory.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { Inventory, Role } from "../inventory/schema";
+import { asRoot } from "../render/shell";
+import { renderListNodesScript } from "../render/scripts";
+import { STATS_PORT } from "../render/haproxyCfg";
+import { Pi } from "./pi";
+import { ServerGroup } from "./serverGroup";
+import { AgentPool } from "./agentPool";
+import { LoadBalancer } from "./loadBalancer";
+
+/** What each role needs installed; k3s itself comes from its install script. */
+export const PACKAGES_BY_ROLE: Record<Role, readonly string[]> = {
+    server: ["curl", "xinetd"],
+    agent: ["curl"],
+    loadbalancer: ["haproxy", "keepalived"],
+};
+
+export interface ClusterArgs {
+    readonly inventory: Inventory;
+    readonly sshPrivateKey: pulumi.Input<string>;
+    readonly statsPassword: pulumi.Input<string>;
+    readonly vrrpPassword: pulumi.Input<string>;
+}
+
+export interface Cluster {
+    readonly pis: ReadonlyMap<string, Pi>;
+    readonly servers: ServerGroup;
+    readonly loadBalancer: LoadBalancer;
+    readonly agents: AgentPool;
+    readonly apiUrl: pulumi.Output<string>;
+    /** k3s.yaml rewritten to the load-balanced endpoint; secret. */
+    readonly kubeconfig: pulumi.Output<string>;
+    readonly nodes: pulumi.Output<string[]>;
+    readonly statsUrls: string[];
+}
+
+export function rewriteKubeconfig(k3sYaml: string, apiUrl: string): string {
+    return k3sYaml.replace(/server: https:\/\/(127\.0\.0\.1|localhost|\[::1\]):6443/g, `server: ${apiUrl}`);
+}
+
+export function buildCluster(args: ClusterArgs): Cluster {
+    const inv = args.inventory;
+    const pis = new Map<string, Pi>();
+    for (const host of inv.hosts) {
+        pis.set(host.name, new Pi(host.name, {
+            host, ssh: inv.ssh, privateKey: args.sshPrivateKey, packages: PACKAGES_BY_ROLE[host.role],
+        }));
+    }
+    const pick = (names: readonly { name: string }[]) => names.map((h) => pis.get(h.name) as Pi);
+    const tlsSans = [...inv.loadBalancers.map((h) => h.address), ...(inv.vip ? [inv.vip] : [])];
+
+    const servers = new ServerGroup("control-plane", { servers: pick(inv.servers), k3s: inv.k3s, tlsSans });
+    const loadBalancer = new LoadBalancer("api-lb", {
+        balancers: pick(inv.loadBalancers), servers: pick(inv.servers), settings: inv.loadBalancer, vip: inv.vip,
+        statsPassword: args.statsPassword, vrrpPassword: args.vrrpPassword,
+    });
+    // Agents join through the LB once it is configured (the URL is data from the LB)
+    // and once the first server is up (the token is data read back from it); they do
+    // not wait for the other servers, which join one by one meanwhile.
+    const apiUrl = loadBalancer.apiUrl;
+    const agents = new AgentPool("agents", {
+        agents: pick(inv.agents), k3sVersion: inv.k3s.version, installScript: inv.k3s.installScript,
+        token: servers.token, serverUrl: apiUrl, controlNode: servers.first,
+    });
+    const listNodes = new command.remote.Command("node-list", {
+        connection: servers.first.connection,
+        create: asRoot(renderListNodesScript()),
+        // Re-read the list whenever the inventory's node set changes.
+        triggers: [[...inv.servers, ...inv.agents].map((h) => h.name).join(",")],
+    }, { dependsOn: [...servers.installs, ...agents.installs] });
+    return {
+        pis, servers, loadBalancer, agents, apiUrl,
+        kubeconfig: pulumi.secret(pulumi.all([servers.kubeconfig, apiUrl]).apply(([k, url]) => rewriteKubeconfig(k, url))),
+        nodes: listNodes.stdout.apply((out) => out.split("\n").map((l) => l.trim()).filter((l) => l.length > 0)),
+        statsUrls: inv.loadBalancers.map((h) => `http://${h.address}:${STATS_PORT}/`),
+    };
+}

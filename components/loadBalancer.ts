@@ -1,0 +1,96 @@
+// The API load balancer(s): HAProxy on every load-balancer Pi in front of all k3s
+// servers, the agent-check on every server (served by xinetd as nobody), and, with a
+// VIP, keepalived so the address moves to a surviving load balancer.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { LoadBalancerSettings } from "../inventory/schema";
+import { asRoot } from "../render/shell";
+import { renderHaproxyConfig, HaproxyServer } from "../render/haproxyCfg";
+import { AGENT_CHECK_PATH, renderAgentCheck, renderXinetdService, servicesLine } from "../render/agentCheck";
+import { renderKeepalivedConfig } from "../render/keepalived";
+import {
+    renderAgentCheckInstallScript, renderAgentCheckRemoveScript, renderHaproxyApplyScript, renderHaproxyRestoreScript,
+    renderKeepalivedApplyScript, renderKeepalivedRestoreScript,
+} from "../render/scripts";
+import { hostBound, Pi } from "./pi";
+import { API_PORT } from "./serverGroup";
+
+export interface LoadBalancerArgs {
+    readonly balancers: readonly Pi[];
+    readonly servers: readonly Pi[];
+    readonly settings: LoadBalancerSettings;
+    readonly vip?: string;
+    /** Secrets from @pulumi/random. */
+    readonly statsPassword: pulumi.Input<string>;
+    readonly vrrpPassword: pulumi.Input<string>;
+}
+
+export class LoadBalancer extends pulumi.ComponentResource {
+    /** The servers in haproxy.cfg, as data. */
+    public readonly backends: readonly HaproxyServer[];
+    /** `https://<vip or first LB>:6443`, resolved once every LB is configured. */
+    public readonly apiUrl: pulumi.Output<string>;
+    /** Each LB's rendered haproxy.cfg (secret: it holds the stats password). */
+    public readonly haproxyConfigs: ReadonlyMap<string, pulumi.Output<string>>;
+
+    constructor(name: string, args: LoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("picluster:lb:LoadBalancer", name, {}, opts);
+        const s = args.settings;
+        this.backends = args.servers.map((p) => ({ name: p.name, address: p.address }));
+
+        const agentCheck = renderAgentCheck({
+            busyPercent: s.busyPercent, overloadPercent: s.overloadPercent,
+            apiReadyUrl: `https://127.0.0.1:${API_PORT}/readyz`,
+        });
+        for (const server of args.servers) {
+            new command.remote.Command(`${name}-${server.name}-agent-check`, {
+                connection: server.connection,
+                create: asRoot(renderAgentCheckInstallScript({
+                    agentCheck,
+                    xinetdService: renderXinetdService({ port: s.agentCheckPort, serverPath: AGENT_CHECK_PATH }),
+                    servicesLine: servicesLine(s.agentCheckPort),
+                })),
+                delete: asRoot(renderAgentCheckRemoveScript()),
+                triggers: [server.address],
+            }, hostBound(this, [server.ready]));
+        }
+
+        const configs = new Map<string, pulumi.Output<string>>();
+        const applied: pulumi.Output<string>[] = [];  // ids: known only once created, never secret
+        args.balancers.forEach((lb, index) => {
+            const cfg = pulumi.secret(pulumi.output(args.statsPassword).apply((password) => renderHaproxyConfig({
+                servers: this.backends, apiPort: API_PORT, agentCheckPort: s.agentCheckPort,
+                statsBindAddress: lb.address, statsUser: "admin", statsPassword: password,
+            })));
+            configs.set(lb.name, cfg);
+            const haproxy = new command.remote.Command(`${name}-${lb.name}-haproxy`, {
+                connection: lb.connection,
+                create: asRoot(renderHaproxyApplyScript()),
+                delete: asRoot(renderHaproxyRestoreScript()),
+                stdin: cfg,
+                triggers: [lb.address],
+            }, hostBound(this, [lb.ready]));
+            applied.push(haproxy.id);
+            if (args.vip !== undefined) {
+                const peers = args.balancers.filter((p) => p !== lb).map((p) => p.address);
+                const keepalivedCfg = pulumi.secret(pulumi.output(args.vrrpPassword).apply((authPass) => renderKeepalivedConfig({
+                    vip: args.vip as string, interface: s.interface, routerId: s.vrrpRouterId,
+                    priority: 150 - index * 10, authPass, unicastSourceIp: lb.address, unicastPeers: peers,
+                })));
+                const keepalived = new command.remote.Command(`${name}-${lb.name}-keepalived`, {
+                    connection: lb.connection,
+                    create: asRoot(renderKeepalivedApplyScript()),
+                    delete: asRoot(renderKeepalivedRestoreScript()),
+                    stdin: keepalivedCfg,
+                    triggers: [lb.address],
+                }, hostBound(this, [haproxy]));
+                applied.push(keepalived.id);
+            }
+        });
+        this.haproxyConfigs = configs;
+        const address = args.vip ?? args.balancers[0].address;
+        // Data, not dependsOn: whoever uses the URL waits until every LB is configured.
+        this.apiUrl = pulumi.all(applied).apply(() => `https://${address}:${API_PORT}`);
+        this.registerOutputs({ apiUrl: this.apiUrl });
+    }
+}

@@ -1,0 +1,60 @@
+// One Raspberry Pi: how to reach it over SSH, and its idempotent preparation
+// (cgroup flags, hostname, the packages its role needs), undone on delete.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { HostSpec, SshSettings } from "../inventory/schema";
+import { asRoot } from "../render/shell";
+import { renderAwaitRebootScript, renderPrepareScript, renderUnprepareScript } from "../render/scripts";
+
+export type SshConnection = command.types.input.remote.ConnectionArgs;
+
+export interface PiArgs {
+    readonly host: HostSpec;
+    readonly ssh: SshSettings;
+    /** A secret; it only ever travels inside the provider's (secret) connection. */
+    readonly privateKey: pulumi.Input<string>;
+    readonly packages: readonly string[];
+    readonly rebootOnCmdlineChange?: boolean;
+}
+
+/** Options every command bound to one Pi shares. */
+export function hostBound(parent: pulumi.Resource, dependsOn: pulumi.Input<pulumi.Resource>[] = []): pulumi.CustomResourceOptions {
+    // A command that moved to another address must be undone on the old Pi first.
+    return { parent, dependsOn, deleteBeforeReplace: true };
+}
+
+export class Pi extends pulumi.ComponentResource {
+    public readonly name: string;
+    public readonly address: string;
+    public readonly connection: SshConnection;
+    /** Complete when the Pi is prepared (and back from a reboot, if one was needed). */
+    public readonly ready: pulumi.Resource;
+
+    constructor(name: string, args: PiArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("picluster:pi:Pi", name, {}, opts);
+        this.name = args.host.name;
+        this.address = args.host.address;
+        this.connection = {
+            host: args.host.address,
+            port: args.ssh.port,
+            user: args.ssh.user,
+            privateKey: args.privateKey,
+            ...(args.host.hostKey ? { hostKey: args.host.hostKey } : {}),
+            perDialTimeout: args.ssh.perDialTimeoutSeconds,
+            dialErrorLimit: args.ssh.dialAttempts,
+        };
+        const reboot = args.rebootOnCmdlineChange ?? true;
+        const prepare = new command.remote.Command(`${name}-prepare`, {
+            connection: this.connection,
+            create: asRoot(renderPrepareScript({ hostname: args.host.name, packages: args.packages, rebootOnCmdlineChange: reboot })),
+            delete: asRoot(renderUnprepareScript()),
+            triggers: [args.host.address],
+        }, hostBound(this));
+        this.ready = new command.local.Command(`${name}-await-reboot`, {
+            create: renderAwaitRebootScript({ host: args.host.address, port: args.ssh.port, timeoutSeconds: 300 }),
+            interpreter: ["/bin/bash", "-c"],
+            environment: { PREPARE_OUTPUT: prepare.stdout },
+        }, { parent: this });
+        this.registerOutputs({ address: this.address });
+    }
+}

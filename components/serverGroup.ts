@@ -1,0 +1,101 @@
+// The k3s control plane: the first server starts embedded etcd (--cluster-init), the
+// others join it one at a time (so etcd grows 1 -> 2 -> 3 ... members in order). The
+// secure join token is read back from the first server and leaves this component
+// only as a secret output.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { K3sSettings } from "../inventory/schema";
+import { asRoot } from "../render/shell";
+import { renderK3sConfig } from "../render/k3sConfig";
+import {
+    renderK3sInstallScript, renderK3sUninstallScript, renderReadKubeconfigScript, renderReadTokenScript,
+} from "../render/scripts";
+import { hostBound, Pi } from "./pi";
+
+export const API_PORT = 6443;
+const READY_TIMEOUT_SECONDS = 300;
+
+export interface ServerGroupArgs {
+    /** Servers in join order; the first one initialises the cluster. */
+    readonly servers: readonly Pi[];
+    readonly k3s: K3sSettings;
+    /** Every name the API is reached by: load balancers and the VIP. */
+    readonly tlsSans: readonly string[];
+}
+
+/** Who each server joins through, as data (mocks cannot observe dependsOn). */
+export interface JoinStep {
+    readonly server: string;
+    readonly joins: string | undefined;
+    readonly after: string | undefined;
+}
+
+export class ServerGroup extends pulumi.ComponentResource {
+    /** `K10<ca hash>::server:<secret>`, a secret. */
+    public readonly token: pulumi.Output<string>;
+    /** The first server's k3s.yaml (pointing at 127.0.0.1), a secret. */
+    public readonly kubeconfig: pulumi.Output<string>;
+    public readonly joinPlan: readonly JoinStep[];
+    /** The install command of each server, in join order. */
+    public readonly installs: readonly command.remote.Command[];
+    public readonly first: Pi;
+
+    constructor(name: string, args: ServerGroupArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("picluster:k3s:ServerGroup", name, {}, opts);
+        if (args.servers.length === 0) throw new Error("ServerGroup needs at least one server");
+        const [first, ...rest] = args.servers;
+        this.first = first;
+        const firstUrl = `https://${first.address}:${API_PORT}`;
+
+        const firstInstall = new command.remote.Command(`${name}-${first.name}-k3s`, {
+            connection: first.connection,
+            create: asRoot(renderK3sInstallScript({
+                role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: false,
+                readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
+                configYaml: renderK3sConfig({ kind: "first-server", nodeName: first.name, nodeIp: first.address, tlsSans: args.tlsSans, k3s: args.k3s }),
+            })),
+            delete: asRoot(renderK3sUninstallScript({ role: "server", nodeName: first.name, leaveCluster: false })),
+            triggers: [first.address],
+        }, hostBound(this, [first.ready]));
+
+        const readToken = new command.remote.Command(`${name}-token`, {
+            connection: first.connection,
+            create: asRoot(renderReadTokenScript(READY_TIMEOUT_SECONDS)),
+            logging: "none",
+            triggers: [first.address],
+        }, { parent: this, dependsOn: [firstInstall], additionalSecretOutputs: ["stdout"] });
+        this.token = pulumi.secret(readToken.stdout.apply((t) => t.trim()));
+
+        const installs = [firstInstall];
+        const plan: JoinStep[] = [{ server: first.name, joins: undefined, after: undefined }];
+        for (const server of rest) {
+            const previous = installs[installs.length - 1];
+            const install = new command.remote.Command(`${name}-${server.name}-k3s`, {
+                connection: server.connection,
+                create: asRoot(renderK3sInstallScript({
+                    role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: true,
+                    serverUrl: firstUrl, readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
+                    configYaml: renderK3sConfig({ kind: "joining-server", nodeName: server.name, nodeIp: server.address, joinUrl: firstUrl, tlsSans: args.tlsSans, k3s: args.k3s }),
+                })),
+                delete: asRoot(renderK3sUninstallScript({ role: "server", nodeName: server.name, leaveCluster: true })),
+                stdin: this.token,
+                logging: "stdoutAndStderr",
+                triggers: [server.address],
+            }, hostBound(this, [server.ready, previous]));
+            plan.push({ server: server.name, joins: firstUrl, after: plan[plan.length - 1].server });
+            installs.push(install);
+        }
+        this.installs = installs;
+        this.joinPlan = plan;
+
+        const readKubeconfig = new command.remote.Command(`${name}-kubeconfig`, {
+            connection: first.connection,
+            create: asRoot(renderReadKubeconfigScript()),
+            logging: "none",
+            triggers: [first.address],
+        }, { parent: this, dependsOn: [firstInstall], additionalSecretOutputs: ["stdout"] });
+        this.kubeconfig = pulumi.secret(readKubeconfig.stdout);
+
+        this.registerOutputs({ token: this.token, kubeconfig: this.kubeconfig });
+    }
+}

@@ -1,0 +1,57 @@
+// The edge: the only module that reads Pulumi config. It validates everything up
+// front, so a bad stack fails before any resource is registered (and so before any
+// SSH connection could be opened), and hands components typed values.
+import * as pulumi from "@pulumi/pulumi";
+import { CONFIG_NAMESPACE, Inventory, InventoryError, parseInventory } from "./inventory/schema";
+
+export interface StackSettings {
+    readonly inventory: Inventory;
+    /** The SSH private key, a Pulumi secret from end to end. */
+    readonly sshPrivateKey: pulumi.Output<string>;
+}
+
+const SECRET_KEYS = ["sshPrivateKey"] as const;
+
+// isConfigSecret is exported by the SDK's runtime module but not typed as public API.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (key: string) => boolean };
+
+/** Every `picluster:*` key of the stack, JSON values decoded, secrets replaced by "<secret>". */
+export function readRawConfig(): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    const prefix = `${CONFIG_NAMESPACE}:`;
+    for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
+        if (!fullKey.startsWith(prefix)) continue;
+        const key = fullKey.slice(prefix.length);
+        if ((SECRET_KEYS as readonly string[]).includes(key)) {
+            raw[key] = "<secret>";
+            continue;
+        }
+        raw[key] = decode(value);
+    }
+    return raw;
+}
+
+function decode(value: string): unknown {
+    // Structured values arrive as JSON text; plain strings may not be JSON at all.
+    try {
+        return JSON.parse(value);
+    } catch {
+        return value;
+    }
+}
+
+export function loadStackSettings(): StackSettings {
+    const raw = readRawConfig();
+    const problems: string[] = [];
+    for (const key of SECRET_KEYS) {
+        const fullKey = `${CONFIG_NAMESPACE}:${key}`;
+        if (raw[key] !== undefined && runtimeConfig.isConfigSecret && !runtimeConfig.isConfigSecret(fullKey)) {
+            problems.push(`${fullKey}: is stored in plain text; store it encrypted with \`pulumi config set --secret ${fullKey} < ~/.ssh/id_ed25519\``);
+        }
+    }
+    if (problems.length > 0) throw new InventoryError(problems);
+    const inventory = parseInventory(raw);
+    const sshPrivateKey = new pulumi.Config(CONFIG_NAMESPACE).requireSecret("sshPrivateKey");
+    return { inventory, sshPrivateKey };
+}

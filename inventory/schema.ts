@@ -1,0 +1,211 @@
+// The stack's inventory: which Pis exist, what each one does and how to reach them.
+// Everything here is pure (no Pulumi calls) so that every refusal can be tested
+// without an engine, and so that bad input is refused before any resource exists.
+import { z } from "zod";
+
+/** The config namespace: keys are written `picluster:<key>` in Pulumi.<stack>.yaml. */
+export const CONFIG_NAMESPACE = "picluster";
+
+export const ROLES = ["server", "agent", "loadbalancer"] as const;
+export type Role = (typeof ROLES)[number];
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+// A hostname label (RFC 1123): k3s uses it as the node name, so it must be one.
+const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+// k3s release tags look like v1.33.5+k3s1; a channel name ("stable") is not a pin.
+const K3S_VERSION = /^v\d+\.\d+\.\d+\+k3s\d+$/;
+const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
+// `ssh-keyscan` output minus the host name: "<type> <base64>".
+const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$/;
+
+const ipv4 = (what: string) =>
+    z.string({ error: `${what} must be an IPv4 address written as text, e.g. "10.10.50.194"` })
+        .regex(IPV4, { message: `is not an IPv4 address: use four numbers 0-255 separated by dots, e.g. 10.10.50.194` });
+
+const hostSchema = z.strictObject({
+    name: z.string({ error: "is required: the Pi's hostname, e.g. rasp00" })
+        .regex(HOSTNAME, { message: "must be a lowercase hostname (letters, digits, '-'; at most 63 characters), e.g. rasp00" }),
+    address: ipv4("address"),
+    role: z.enum(ROLES, { error: `must be one of ${ROLES.join(", ")}` }),
+    hostKey: z.string().regex(HOST_KEY, {
+        message: "must be the host's public key as '<type> <base64>', e.g. the output of `ssh-keyscan -t ed25519 <address>` without the leading address",
+    }).optional(),
+});
+
+const k3sSchema = z.strictObject({
+    version: z.string({ error: "is required: pin a k3s release such as v1.33.5+k3s1" })
+        .regex(K3S_VERSION, { message: "must be a pinned k3s release such as v1.33.5+k3s1 (not a channel like 'stable' or 'latest')" }),
+    // Where the install script comes from: an https URL (the normal online install) or
+    // an absolute path on each Pi where the script and binary were placed beforehand
+    // (the k3s air-gapped install; INSTALL_K3S_SKIP_DOWNLOAD=true).
+    installScript: z.string()
+        .refine((s) => /^https:\/\/\S+$/.test(s) || /^\/[^\s'"]+$/.test(s), {
+            message: "must be an https:// URL of the k3s install script or an absolute path on the Pis (air-gapped install), e.g. https://get.k3s.io",
+        })
+        .default("https://get.k3s.io"),
+    clusterCidr: z.string().regex(CIDR, { message: "must be an IPv4 CIDR such as 10.42.0.0/16" }).default("10.42.0.0/16"),
+    serviceCidr: z.string().regex(CIDR, { message: "must be an IPv4 CIDR such as 10.43.0.0/16" }).default("10.43.0.0/16"),
+    // Bundled components to turn off on every server (a cluster-wide setting).
+    disable: z.array(z.enum(["traefik", "servicelb", "local-storage", "metrics-server", "coredns"], {
+        error: "lists an unknown component: use traefik, servicelb, local-storage, metrics-server or coredns",
+    })).default([]),
+});
+
+const loadBalancerSchema = z.strictObject({
+    agentCheckPort: z.number().int().min(1).max(65535).default(9707),
+    // The agent-check keeps full weight up to and including this 5-minute load per CPU (%).
+    busyPercent: z.number().int().min(1).max(1000).default(90),
+    // Above busyPercent the weight falls linearly and reaches its floor at this load.
+    overloadPercent: z.number().int().min(2).max(1000).default(100),
+    // keepalived's VRRP router id; must be unique on the LAN segment.
+    vrrpRouterId: z.number().int().min(1).max(255).default(51),
+    // The LAN interface that carries the VIP on the load-balancer Pis.
+    interface: z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, { message: "must be a network interface name such as eth0" }).default("eth0"),
+});
+
+const sshSchema = z.strictObject({
+    user: z.string({ error: "is required: the SSH login on every Pi, e.g. pirate" })
+        .regex(/^[a-z_][a-z0-9_-]{0,31}$/, { message: "must be a Unix user name such as pirate" }),
+    port: z.number().int().min(1).max(65535).default(22),
+    // Bounded dialing, so that a dead Pi fails `up`/`destroy` in about
+    // dialAttempts x perDialTimeoutSeconds instead of hanging.
+    perDialTimeoutSeconds: z.number().int().min(1).max(120).default(10),
+    dialAttempts: z.number().int().min(1).max(60).default(6),
+});
+
+/** The raw shape of the stack's `picluster:*` config, before cross-field checks. */
+export const rawInventorySchema = z.strictObject({
+    hosts: z.array(hostSchema, { error: "is required: a list of Pis, each with name, address and role" })
+        .min(1, { message: "must list at least one Pi" }),
+    vip: ipv4("vip").optional(),
+    ssh: sshSchema,
+    k3s: k3sSchema,
+    loadBalancer: loadBalancerSchema.default({
+        agentCheckPort: 9707, busyPercent: 90, overloadPercent: 100, vrrpRouterId: 51, interface: "eth0",
+    }),
+    sshPrivateKey: z.literal("<secret>", { error: "is required as a secret: run `pulumi config set --secret picluster:sshPrivateKey < ~/.ssh/id_ed25519`" }),
+});
+
+export type RawInventory = z.infer<typeof rawInventorySchema>;
+export type HostSpec = RawInventory["hosts"][number];
+export type K3sSettings = RawInventory["k3s"];
+export type LoadBalancerSettings = RawInventory["loadBalancer"];
+export type SshSettings = RawInventory["ssh"];
+
+/** A validated inventory with roles resolved; the only type components see. */
+export interface Inventory {
+    readonly hosts: readonly HostSpec[];
+    /** Servers in join order: the first one runs `--cluster-init`. */
+    readonly servers: readonly HostSpec[];
+    readonly agents: readonly HostSpec[];
+    readonly loadBalancers: readonly HostSpec[];
+    /** The address clients and agents use for the API: the VIP, else the first load balancer. */
+    readonly apiAddress: string;
+    readonly vip?: string;
+    readonly ssh: SshSettings;
+    readonly k3s: K3sSettings;
+    readonly loadBalancer: LoadBalancerSettings;
+}
+
+/** Raised for bad input; its message lists every problem, one per line, each naming the key. */
+export class InventoryError extends Error {
+    constructor(readonly problems: readonly string[]) {
+        super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        this.name = "InventoryError";
+    }
+}
+
+function keyPath(path: readonly PropertyKey[]): string {
+    let out = CONFIG_NAMESPACE;
+    path.forEach((p, i) => {
+        if (typeof p === "number") out += `[${p}]`;
+        else out += i === 0 ? `:${String(p)}` : `.${String(p)}`;
+    });
+    return out;
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+    if (issue.code === "unrecognized_keys") {
+        return issue.keys.map((k) => `${keyPath([...issue.path, k])}: unknown key; remove it or check its spelling against Pulumi.yaml`).join("\n");
+    }
+    return `${keyPath(issue.path)}: ${issue.message}`;
+}
+
+/**
+ * Validates the stack's config. `raw` holds the namespace's keys with the secret ones
+ * replaced by the placeholder "<secret>" (their values never reach this function).
+ */
+export function parseInventory(raw: Record<string, unknown>): Inventory {
+    const parsed = rawInventorySchema.safeParse(raw);
+    if (!parsed.success) {
+        throw new InventoryError(parsed.error.issues.flatMap((i) => formatIssue(i).split("\n")));
+    }
+    const inv = parsed.data;
+    const problems = crossChecks(inv);
+    if (problems.length > 0) throw new InventoryError(problems);
+
+    const byRole = (role: Role) => inv.hosts.filter((h) => h.role === role);
+    const loadBalancers = byRole("loadbalancer");
+    return {
+        hosts: inv.hosts,
+        servers: byRole("server"),
+        agents: byRole("agent"),
+        loadBalancers,
+        apiAddress: inv.vip ?? loadBalancers[0].address,
+        vip: inv.vip,
+        ssh: inv.ssh,
+        k3s: inv.k3s,
+        loadBalancer: inv.loadBalancer,
+    };
+}
+
+function crossChecks(inv: RawInventory): string[] {
+    const problems: string[] = [];
+    const firstIndexOfName = new Map<string, number>();
+    const firstIndexOfAddress = new Map<string, number>();
+    inv.hosts.forEach((h, i) => {
+        const prev = firstIndexOfName.get(h.name);
+        if (prev !== undefined) {
+            const other = inv.hosts[prev];
+            problems.push(other.role !== h.role
+                ? `${keyPath(["hosts", i, "name"])}: ${h.name} is listed as ${other.role} (hosts[${prev}]) and as ${h.role}: a Pi has exactly one role; keep one entry`
+                : `${keyPath(["hosts", i, "name"])}: duplicate name ${h.name} (also hosts[${prev}]); every Pi needs its own hostname`);
+        } else {
+            firstIndexOfName.set(h.name, i);
+        }
+        const prevAddr = firstIndexOfAddress.get(h.address);
+        if (prevAddr !== undefined) {
+            problems.push(`${keyPath(["hosts", i, "address"])}: duplicate address ${h.address} (also hosts[${prevAddr}] ${inv.hosts[prevAddr].name}); give each Pi its own address`);
+        } else {
+            firstIndexOfAddress.set(h.address, i);
+        }
+    });
+
+    const servers = inv.hosts.filter((h) => h.role === "server").length;
+    if (servers === 0) {
+        problems.push(`${keyPath(["hosts"])}: no host has role server; list an odd number (1, 3, 5 or 7) of servers`);
+    } else if (servers % 2 === 0) {
+        problems.push(`${keyPath(["hosts"])}: ${servers} servers is an even number; embedded etcd needs an odd count (1, 3, 5, 7) to keep quorum: add or remove one server`);
+    }
+    const lbs = inv.hosts.filter((h) => h.role === "loadbalancer").length;
+    if (lbs === 0) {
+        problems.push(`${keyPath(["hosts"])}: no host has role loadbalancer; agents and kubectl reach the API through one, so list at least one (two with a vip for HA)`);
+    }
+    if (inv.vip !== undefined) {
+        const clash = inv.hosts.findIndex((h) => h.address === inv.vip);
+        if (clash >= 0) {
+            problems.push(`${keyPath(["vip"])}: ${inv.vip} is also the address of hosts[${clash}] ${inv.hosts[clash].name}; choose a free address on the same LAN for the virtual IP`);
+        }
+        if (lbs === 1) {
+            problems.push(`${keyPath(["vip"])}: a virtual IP needs at least two loadbalancer hosts to move between; add a second loadbalancer or remove vip`);
+        }
+    }
+    const lb = inv.loadBalancer;
+    if (lb.overloadPercent <= lb.busyPercent) {
+        problems.push(`${keyPath(["loadBalancer", "overloadPercent"])}: ${lb.overloadPercent} must be greater than busyPercent (${lb.busyPercent})`);
+    }
+    if (lb.agentCheckPort === 6443) {
+        problems.push(`${keyPath(["loadBalancer", "agentCheckPort"])}: 6443 is the Kubernetes API port; use another port such as 9707`);
+    }
+    return problems;
+}
