@@ -18,14 +18,14 @@ const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
 // `ssh-keyscan` output minus the host name: "<type> <base64>".
 const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$/;
 
-const ipv4 = (what: string) =>
-    z.string({ error: `${what} must be an IPv4 address written as text, e.g. "10.10.50.194"` })
+const ipv4 = () =>
+    z.string({ error: "must be an IPv4 address written as text, e.g. \"10.10.50.194\"" })
         .regex(IPV4, { message: `is not an IPv4 address: use four numbers 0-255 separated by dots, e.g. 10.10.50.194` });
 
 const hostSchema = z.strictObject({
     name: z.string({ error: "is required: the Pi's hostname, e.g. rasp00" })
         .regex(HOSTNAME, { message: "must be a lowercase hostname (letters, digits, '-'; at most 63 characters), e.g. rasp00" }),
-    address: ipv4("address"),
+    address: ipv4(),
     role: z.enum(ROLES, { error: `must be one of ${ROLES.join(", ")}` }),
     hostKey: z.string().regex(HOST_KEY, {
         message: "must be the host's public key as '<type> <base64>', e.g. the output of `ssh-keyscan -t ed25519 <address>` without the leading address",
@@ -77,7 +77,7 @@ const sshSchema = z.strictObject({
 export const rawInventorySchema = z.strictObject({
     hosts: z.array(hostSchema, { error: "is required: a list of Pis, each with name, address and role" })
         .min(1, { message: "must list at least one Pi" }),
-    vip: ipv4("vip").optional(),
+    vip: ipv4().optional(),
     ssh: sshSchema,
     k3s: k3sSchema,
     loadBalancer: loadBalancerSchema.default({

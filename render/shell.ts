@@ -11,6 +11,5 @@ export function shq(value: string): string {
  * argument; stdin stays free for secrets (tokens, configs with passwords).
  */
 export function asRoot(script: string): string {
-    const quoted = shq(script);
-    return `if [ "$(id -u)" -eq 0 ]; then exec /bin/bash -c ${quoted}; else exec sudo -n /bin/bash -c ${quoted}; fi`;
+    return `s=${shq(script)}; if [ "$(id -u)" -eq 0 ]; then exec /bin/bash -c "$s"; else exec sudo -n /bin/bash -c "$s"; fi`;
 }

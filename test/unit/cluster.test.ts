@@ -1,0 +1,144 @@
+// The wiring as data, under strict mocks: which output feeds which input.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { parseInventory } from "../../inventory/schema";
+import { buildCluster, rewriteKubeconfig } from "../../components/cluster";
+import { goodRawConfig, RawConfig } from "./fixtures";
+import { FAKE_TOKEN, installStrictMocks, Registered, resolve, settle, unwrapInput } from "./mocks";
+
+async function build(raw: RawConfig = goodRawConfig()) {
+    const registered = installStrictMocks();
+    const cluster = buildCluster({
+        inventory: parseInventory(raw),
+        sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----"),
+        statsPassword: pulumi.secret("statspw123"),
+        vrrpPassword: pulumi.secret("vrrp1234"),
+    });
+    await resolve(cluster.nodes);
+    await resolve(cluster.kubeconfig);
+    await settle();
+    return { cluster, registered };
+}
+
+const byName = (rs: Registered[], name: string) => {
+    const r = rs.find((x) => x.name === name);
+    assert.ok(r, `no resource named ${name}; have ${rs.map((x) => x.name).join(", ")}`);
+    return r;
+};
+
+test("each agent joins with the server group's token output, and it is a secret", async () => {
+    const { cluster, registered } = await build();
+    const token = await resolve(cluster.servers.token);
+    assert.equal(token.value, FAKE_TOKEN);
+    assert.ok(token.secret, "the token output must be secret");
+    assert.equal(cluster.agents.joins.length, 2);
+    for (const join of cluster.agents.joins) {
+        const t = await resolve(join.token);
+        assert.equal(t.value, token.value);
+        assert.ok(t.secret, `${join.agent}'s join token must be secret`);
+        const install = byName(registered, `agents-${join.agent}-k3s`);
+        const stdin = unwrapInput(install.inputs.stdin);
+        assert.equal(stdin.value, FAKE_TOKEN, "the token travels on stdin");
+        assert.ok(stdin.secret, "and it is a secret input of the install command");
+        assert.ok(!String(install.inputs.create).includes(FAKE_TOKEN), "the token is never in the script text");
+    }
+});
+
+test("agents join through the VIP, never a named server", async () => {
+    const { cluster, registered } = await build();
+    for (const join of cluster.agents.joins) {
+        assert.equal((await resolve(join.serverUrl)).value, "https://198.18.0.100:6443");
+    }
+    const create = String(byName(registered, "agents-a1-k3s").inputs.create);
+    assert.match(create, /198\.18\.0\.100:6443/);
+    for (const server of ["198.18.0.31", "198.18.0.32", "198.18.0.33"]) assert.doesNotMatch(create, new RegExp(server.replace(/\./g, "\\.")));
+});
+
+test("the LB config lists exactly the server addresses", async () => {
+    const { cluster } = await build();
+    assert.deepEqual(cluster.loadBalancer.backends.map((b) => b.address), ["198.18.0.31", "198.18.0.32", "198.18.0.33"]);
+    for (const [lb, cfg] of cluster.loadBalancer.haproxyConfigs) {
+        const text = await resolve(cfg);
+        assert.ok(text.secret, `${lb}'s haproxy.cfg holds the stats password and must be secret`);
+        const servers = [...text.value.matchAll(/^\s+server (\S+) (\S+)$/gm)].map((m) => m[2]);
+        assert.deepEqual(servers, ["198.18.0.31:6443", "198.18.0.32:6443", "198.18.0.33:6443"]);
+    }
+});
+
+test("the first server initialises the cluster and the others join after it, one at a time", async () => {
+    const { cluster, registered } = await build();
+    assert.deepEqual(cluster.servers.joinPlan, [
+        { server: "s1", joins: undefined, after: undefined },
+        { server: "s2", joins: "https://198.18.0.31:6443", after: "s1" },
+        { server: "s3", joins: "https://198.18.0.31:6443", after: "s2" },
+    ]);
+    assert.match(decodeEmbeddedConfig(String(byName(registered, "control-plane-s1-k3s").inputs.create)), /^cluster-init: true$/m);
+    assert.doesNotMatch(decodeEmbeddedConfig(String(byName(registered, "control-plane-s2-k3s").inputs.create)), /cluster-init/);
+    assert.equal(byName(registered, "control-plane-s1-k3s").inputs.stdin, undefined, "the first server takes no token");
+    assert.deepEqual(unwrapInput(byName(registered, "control-plane-s2-k3s").inputs.stdin), { value: FAKE_TOKEN, secret: true });
+});
+
+test("tls-san lists every LB address and the VIP on every server", async () => {
+    const { registered } = await build();
+    for (const s of ["s1", "s2", "s3"]) {
+        const script = String(byName(registered, `control-plane-${s}-k3s`).inputs.create);
+        const config = decodeEmbeddedConfig(script);
+        assert.match(config, /tls-san:\n {2}- "198\.18\.0\.11"\n {2}- "198\.18\.0\.12"\n {2}- "198\.18\.0\.100"\n/);
+    }
+});
+
+test("the kubeconfig output points at the load-balanced endpoint and is secret", async () => {
+    const { cluster } = await build();
+    const k = await resolve(cluster.kubeconfig);
+    assert.ok(k.secret);
+    assert.match(k.value, /server: https:\/\/198\.18\.0\.100:6443/);
+    assert.doesNotMatch(k.value, /127\.0\.0\.1/);
+    assert.equal(rewriteKubeconfig("server: https://localhost:6443", "https://x:6443"), "server: https://x:6443");
+});
+
+test("the SSH connection is a secret input and pins the host key when given", async () => {
+    const raw = goodRawConfig();
+    raw.hosts[0].hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7s";
+    const { registered } = await build(raw);
+    const wrapped = unwrapInput(byName(registered, "a1-prepare").inputs.connection);
+    assert.ok(wrapped.secret, "the connection (holding the private key) is secret");
+    const conn = wrapped.value as Record<string, unknown>;
+    assert.match(String(conn.privateKey), /BEGIN OPENSSH/);
+    assert.equal(conn.hostKey, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7s");
+    assert.equal(conn.dialErrorLimit, 6, "dead hosts fail after a bounded number of dials");
+    const other = unwrapInput(byName(registered, "a2-prepare").inputs.connection).value as Record<string, unknown>;
+    assert.equal(other.hostKey, undefined);
+});
+
+test("changing one agent's config touches only that agent's resources", async () => {
+    const before = (await build()).registered;
+    const raw = goodRawConfig();
+    raw.hosts[1].address = "198.18.0.29"; // a2 moves
+    const after = (await build(raw)).registered;
+    const key = (r: Registered) => `${r.type}::${r.name}`;
+    const beforeMap = new Map(before.map((r) => [key(r), JSON.stringify(r.inputs)]));
+    const changed = after.filter((r) => beforeMap.get(key(r)) !== JSON.stringify(r.inputs)).map((r) => r.name).sort();
+    assert.deepEqual(changed, ["a2-await-reboot", "a2-prepare", "agents-a2-drain", "agents-a2-k3s"]);
+    assert.equal(after.length, before.length);
+});
+
+test("adding an agent adds only its own resources", async () => {
+    const before = (await build()).registered;
+    const raw = goodRawConfig();
+    raw.hosts.push({ name: "a3", address: "198.18.0.23", role: "agent" });
+    const after = (await build(raw)).registered;
+    const key = (r: Registered) => `${r.type}::${r.name}`;
+    const beforeMap = new Map(before.map((r) => [key(r), JSON.stringify(r.inputs)]));
+    const changed = after.filter((r) => beforeMap.get(key(r)) !== JSON.stringify(r.inputs)).map((r) => r.name).sort();
+    // node-list is re-read because the node set changed; nothing else that exists changes.
+    assert.deepEqual(changed, ["a3", "a3-await-reboot", "a3-prepare", "agents-a3-drain", "agents-a3-k3s", "node-list"]);
+});
+
+/** Pulls the base64-embedded config.yaml back out of an install script. */
+function decodeEmbeddedConfig(script: string): string {
+    const blobs = [...script.matchAll(/[A-Za-z0-9+/]{40,}={0,2}/g)].map((m) => Buffer.from(m[0], "base64").toString());
+    const cfg = blobs.find((b) => b.includes("node-name:"));
+    assert.ok(cfg, "no embedded config.yaml found");
+    return cfg;
+}

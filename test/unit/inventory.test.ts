@@ -1,0 +1,108 @@
+// Given a stack config, when it is validated, then good inventories resolve roles and
+// bad ones are refused with a message that names the key and says what to change.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { InventoryError, parseInventory } from "../../inventory/schema";
+import { goodRawConfig, RawConfig } from "./fixtures";
+
+function refuse(mutate: (c: RawConfig) => void, ...expected: RegExp[]): void {
+    const cfg = goodRawConfig();
+    mutate(cfg);
+    let error: unknown;
+    try {
+        parseInventory(cfg);
+    } catch (e) {
+        error = e;
+    }
+    assert.ok(error instanceof InventoryError, `expected an InventoryError, got ${String(error)}`);
+    for (const re of expected) assert.match(error.message, re);
+}
+
+test("given the seed-shaped inventory, roles are resolved in order", () => {
+    const inv = parseInventory(goodRawConfig());
+    assert.deepEqual(inv.servers.map((h) => h.name), ["s1", "s2", "s3"]);
+    assert.deepEqual(inv.loadBalancers.map((h) => h.name), ["lb1", "lb2"]);
+    assert.deepEqual(inv.agents.map((h) => h.name), ["a1", "a2"]);
+    assert.equal(inv.apiAddress, "198.18.0.100");
+    assert.equal(inv.k3s.installScript, "https://get.k3s.io");
+    assert.equal(inv.loadBalancer.agentCheckPort, 9707);
+    assert.equal(inv.ssh.port, 22);
+});
+
+test("given no vip, the API address is the first load balancer", () => {
+    const cfg = goodRawConfig();
+    delete cfg.vip;
+    assert.equal(parseInventory(cfg).apiAddress, "198.18.0.11");
+});
+
+test("given a single server and one LB, it is accepted (odd count)", () => {
+    const cfg = goodRawConfig();
+    cfg.hosts = cfg.hosts.filter((h) => h.name !== "s2" && h.name !== "s3" && h.name !== "lb2");
+    delete cfg.vip;
+    assert.equal(parseInventory(cfg).servers.length, 1);
+});
+
+// Each bad inventory: what is wrong, and what the message must say.
+const bad: [string, (c: RawConfig) => void, ...RegExp[]][] = [
+    ["duplicate name", (c) => { c.hosts[1].name = "a1"; }, /picluster:hosts\[1\]\.name/, /duplicate name a1/],
+    ["duplicate address", (c) => { c.hosts[1].address = c.hosts[0].address; }, /picluster:hosts\[1\]\.address/, /duplicate address 198\.18\.0\.21/],
+    ["address with a number over 255", (c) => { c.hosts[0].address = "198.18.0.300"; }, /hosts\[0\]\.address: is not an IPv4 address/],
+    ["address with three parts", (c) => { c.hosts[0].address = "198.18.0"; }, /hosts\[0\]\.address: is not an IPv4 address/],
+    ["address as a host name", (c) => { c.hosts[0].address = "rasp00.local"; }, /hosts\[0\]\.address/],
+    ["address as a number", (c) => { (c.hosts[0] as Record<string, unknown>).address = 19818; }, /hosts\[0\]\.address: .*IPv4 address/],
+    ["host in two roles", (c) => { c.hosts.push({ name: "s1", address: "198.18.0.99", role: "loadbalancer" }); },
+        /s1 is listed as server .* and as loadbalancer/, /exactly one role/],
+    ["even number of servers", (c) => { c.hosts[0].role = "server"; }, /4 servers is an even number/, /odd count/],
+    ["zero servers", (c) => { c.hosts.forEach((h) => { if (h.role === "server") h.role = "agent"; }); }, /no host has role server/],
+    ["no load balancer", (c) => { c.hosts.forEach((h) => { if (h.role === "loadbalancer") h.role = "agent"; }); delete c.vip; },
+        /no host has role loadbalancer/],
+    ["vip equal to a host address", (c) => { c.vip = "198.18.0.31"; }, /picluster:vip: 198\.18\.0\.31 is also the address of hosts\[.\] s1/],
+    ["vip with only one load balancer", (c) => { c.hosts = c.hosts.filter((h) => h.name !== "lb2"); }, /picluster:vip: a virtual IP needs at least two loadbalancer/],
+    ["malformed vip", (c) => { c.vip = "10.10.50"; }, /picluster:vip: is not an IPv4 address/],
+    ["missing ssh key", (c) => { delete c.sshPrivateKey; }, /picluster:sshPrivateKey: is required as a secret/, /config set --secret/],
+    ["missing ssh section", (c) => { delete c.ssh; }, /picluster:ssh/],
+    ["missing ssh user", (c) => { delete (c.ssh as Record<string, unknown>).user; }, /picluster:ssh\.user: is required/],
+    ["bad ssh user", (c) => { (c.ssh as Record<string, unknown>).user = "Pi User"; }, /picluster:ssh\.user: must be a Unix user name/],
+    ["ssh port out of range", (c) => { (c.ssh as Record<string, unknown>).port = 70000; }, /picluster:ssh\.port/],
+    ["missing k3s version", (c) => { delete (c.k3s as Record<string, unknown>).version; }, /picluster:k3s\.version: is required/],
+    ["unpinned k3s version (channel)", (c) => { (c.k3s as Record<string, unknown>).version = "stable"; }, /picluster:k3s\.version: must be a pinned k3s release/],
+    ["k3s version without +k3s suffix", (c) => { (c.k3s as Record<string, unknown>).version = "v1.33.5"; }, /picluster:k3s\.version/],
+    ["k3s version latest", (c) => { (c.k3s as Record<string, unknown>).version = "latest"; }, /not a channel like 'stable' or 'latest'/],
+    ["http install script", (c) => { (c.k3s as Record<string, unknown>).installScript = "http://get.k3s.io"; }, /picluster:k3s\.installScript: must be an https:\/\/ URL/],
+    ["relative air-gap path", (c) => { (c.k3s as Record<string, unknown>).installScript = "opt/k3s/install.sh"; }, /picluster:k3s\.installScript/],
+    ["unknown top-level key", (c) => { c.servers = ["s1"]; }, /picluster:servers: unknown key/],
+    ["unknown host key (typo)", (c) => { (c.hosts[0] as Record<string, unknown>).adress = "1.2.3.4"; }, /picluster:hosts\[0\]\.adress: unknown key/],
+    ["unknown role", (c) => { (c.hosts[0] as Record<string, unknown>).role = "master"; }, /picluster:hosts\[0\]\.role: must be one of server, agent, loadbalancer/],
+    ["upper-case hostname", (c) => { c.hosts[0].name = "Rasp00"; }, /picluster:hosts\[0\]\.name: must be a lowercase hostname/],
+    ["hostname with underscore", (c) => { c.hosts[0].name = "rasp_00"; }, /picluster:hosts\[0\]\.name/],
+    ["missing host name", (c) => { delete (c.hosts[0] as Record<string, unknown>).name; }, /picluster:hosts\[0\]\.name: is required/],
+    ["empty host list", (c) => { c.hosts = []; }, /picluster:hosts: must list at least one Pi/],
+    ["hosts not a list", (c) => { (c as Record<string, unknown>).hosts = "rasp00"; }, /picluster:hosts: is required: a list of Pis/],
+    ["malformed host key", (c) => { (c.hosts[0] as Record<string, unknown>).hostKey = "AAAAC3Nza"; }, /picluster:hosts\[0\]\.hostKey: must be the host's public key/],
+    ["overload not above busy", (c) => { c.loadBalancer = { busyPercent: 90, overloadPercent: 90 }; }, /picluster:loadBalancer\.overloadPercent: 90 must be greater than busyPercent \(90\)/],
+    ["agent-check on the API port", (c) => { c.loadBalancer = { agentCheckPort: 6443 }; }, /picluster:loadBalancer\.agentCheckPort: 6443 is the Kubernetes API port/],
+    ["unknown disabled component", (c) => { (c.k3s as Record<string, unknown>).disable = ["trafik"]; }, /picluster:k3s\.disable\[0\]: lists an unknown component/],
+    ["bad cluster CIDR", (c) => { (c.k3s as Record<string, unknown>).clusterCidr = "10.42.0.0"; }, /picluster:k3s\.clusterCidr: must be an IPv4 CIDR/],
+    ["bad interface name", (c) => { c.loadBalancer = { interface: "eth 0" }; }, /picluster:loadBalancer\.interface/],
+];
+
+for (const [what, mutate, ...expected] of bad) {
+    test(`given an inventory with ${what}, it is refused naming the field`, () => refuse(mutate, ...expected));
+}
+
+test("there are at least 25 distinct bad inventories", () => {
+    assert.ok(bad.length >= 25, `only ${bad.length}`);
+});
+
+test("several problems are reported together, one line each", () => {
+    const cfg = goodRawConfig();
+    cfg.hosts[0].address = cfg.hosts[1].address;
+    cfg.vip = "198.18.0.31";
+    try {
+        parseInventory(cfg);
+        assert.fail("accepted");
+    } catch (e) {
+        assert.ok(e instanceof InventoryError);
+        assert.equal(e.problems.length, 2, e.message);
+    }
+});

@@ -1,0 +1,63 @@
+// Strict Pulumi mocks: they know the resource types this program declares and throw on
+// anything else (any provider function call, any unexpected type), so a test cannot
+// pass because a mock quietly answered something it was never meant to.
+import * as pulumi from "@pulumi/pulumi";
+
+export const FAKE_TOKEN = "K10aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa::server:0123456789abcdef";
+export const FAKE_KUBECONFIG = "apiVersion: v1\nclusters:\n- cluster:\n    server: https://127.0.0.1:6443\n  name: default\n";
+
+export interface Registered {
+    readonly type: string;
+    readonly name: string;
+    readonly inputs: Record<string, unknown>;
+}
+
+export function installStrictMocks(opts: { preview?: boolean } = {}): Registered[] {
+    const registered: Registered[] = [];
+    pulumi.runtime.setMocks({
+        newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
+            registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+            if (args.type.startsWith("picluster:")) return { id: undefined, state: {} };
+            switch (args.type) {
+                case "command:remote:Command":
+                case "command:local:Command": {
+                    let stdout = "";
+                    if (args.name.endsWith("-token")) stdout = FAKE_TOKEN + "\n";
+                    else if (args.name.endsWith("-kubeconfig")) stdout = FAKE_KUBECONFIG;
+                    else if (args.name === "node-list") stdout = "s1\ns2\na1\n";
+                    return { id: `${args.name}-id`, state: { ...args.inputs, stdout, stderr: "" } };
+                }
+                case "random:index/randomPassword:RandomPassword":
+                    return { id: `${args.name}-id`, state: { ...args.inputs, result: "pw123456" } };
+                default:
+                    throw new Error(`unexpected resource type ${args.type} (${args.name})`);
+            }
+        },
+        call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+            throw new Error(`unexpected provider function call ${args.token}`);
+        },
+    }, "picluster", "unit", opts.preview ?? false);
+    return registered;
+}
+
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Mocks receive secret inputs wrapped in Pulumi's secret signature; unwrap and report it. */
+export function unwrapInput(v: unknown): { value: unknown; secret: boolean } {
+    if (v !== null && typeof v === "object" && (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG) {
+        return { value: (v as Record<string, unknown>).value, secret: true };
+    }
+    return { value: v, secret: false };
+}
+
+/** Resolves an Output's value (and whether it is secret) under mocks. */
+export async function resolve<T>(o: pulumi.Output<T>): Promise<{ value: T; secret: boolean }> {
+    const value = await new Promise<T>((res) => o.apply((v) => { res(v); return v; }));
+    return { value, secret: await pulumi.isSecret(o) };
+}
+
+/** Lets the mock monitor finish every registration started so far. */
+export async function settle(): Promise<void> {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+}
