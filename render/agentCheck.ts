@@ -88,6 +88,8 @@ export function renderXinetdService(input: XinetdServiceInput): string {
         `service ${XINETD_SERVICE_NAME}`,
         "{",
         "    disable         = no",
+        "    # UNLISTED + port works whether or not the /etc/services line is present.",
+        "    type            = UNLISTED",
         "    flags           = REUSE",
         "    socket_type     = stream",
         "    protocol        = tcp",

@@ -124,7 +124,11 @@ export function renderPrepareScript(input: PrepareInput): string {
             "  nohup sh -c 'sleep 3; reboot' >/dev/null 2>&1 &",
             `  echo ${shq(REBOOT_MARKER)}`,
             "fi",
-        ] : []),
+        ] : [
+            "if [ \"$changed_cmdline\" = yes ]; then",
+            "  echo 'picluster: warning: reboot this Pi before k3s starts: the cgroup flags take effect at boot' >&2",
+            "fi",
+        ]),
         "echo 'picluster: prepared'",
     );
 }

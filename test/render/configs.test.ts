@@ -1,0 +1,103 @@
+// Given rendered haproxy.cfg and keepalived.conf, the real programs accept them (and
+// reject a broken one, so these checks can fail).
+import { test } from "node:test";
+import { readdirSync } from "node:fs";
+import assert from "node:assert/strict";
+import { renderHaproxyConfig } from "../../render/haproxyCfg";
+import { renderKeepalivedConfig } from "../../render/keepalived";
+import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";
+
+const seedServers = [
+    { name: "rasp04", address: "10.10.50.198" }, { name: "rasp09", address: "10.10.50.203" },
+    { name: "rasp14", address: "10.10.50.208" }, { name: "rasp20", address: "10.10.50.214" },
+    { name: "rasp25", address: "10.10.50.219" },
+];
+
+function haproxyCheck(cfg: string) {
+    requireProgram("haproxy", "haproxy");
+    const path = writeTemp(tempDir("haproxy-"), "haproxy.cfg", cfg);
+    return run("haproxy", ["-c", "-f", path]);
+}
+
+test("haproxy -c accepts the rendered config for the seed's five servers", () => {
+    const cfg = renderHaproxyConfig({
+        servers: seedServers, apiPort: 6443, agentCheckPort: 9707,
+        statsBindAddress: "10.10.50.204", statsUser: "admin", statsPassword: "s3cretPassw0rd",
+    });
+    const r = haproxyCheck(cfg);
+    assert.equal(r.status, 0, output(r));
+    assert.match(r.stdout + r.stderr, /Configuration file is valid/);
+    // Exactly the five servers, each with the API port.
+    assert.deepEqual([...cfg.matchAll(/^\s+server (\S+) (\S+)$/gm)].map((m) => `${m[1]}=${m[2]}`),
+        seedServers.map((s) => `${s.name}=${s.address}:6443`));
+});
+
+test("haproxy -c rejects a config with a broken address, so the check can fail", () => {
+    const cfg = renderHaproxyConfig({
+        servers: [{ name: "bad", address: "10.10.50.999" }], apiPort: 6443, agentCheckPort: 9707,
+        statsBindAddress: "10.10.50.204", statsUser: "admin", statsPassword: "pw",
+    });
+    const r = haproxyCheck(cfg);
+    assert.notEqual(r.status, 0, output(r));
+});
+
+test("the rendered haproxy.cfg fixes the seed's blind spots", () => {
+    const cfg = renderHaproxyConfig({
+        servers: seedServers, apiPort: 6443, agentCheckPort: 9707,
+        statsBindAddress: "10.10.50.204", statsUser: "admin", statsPassword: "pw",
+    });
+    assert.match(cfg, /check-ssl verify none/, "a TLS check catches a hung apiserver");
+    assert.match(cfg, /http-check send meth GET uri \/readyz/);
+    assert.match(cfg, /timeout check 500ms/);
+    assert.match(cfg, /agent-check agent-port 9707/);
+    assert.match(cfg, /observe layer4 error-limit 3 on-error mark-down on-marked-down shutdown-sessions/);
+    assert.match(cfg, /stats socket \S+ mode 600 level admin/);
+    assert.match(cfg, /stats auth admin:pw/);
+    assert.throws(() => renderHaproxyConfig({
+        servers: seedServers, apiPort: 6443, agentCheckPort: 9707, statsBindAddress: "1.2.3.4", statsUser: "admin", statsPassword: "has space",
+    }), /stats password/);
+});
+
+function keepalivedCheck(cfg: string) {
+    requireProgram("keepalived", "keepalived");
+    const path = writeTemp(tempDir("keepalived-"), "keepalived.conf", cfg, 0o600);
+    return run("keepalived", ["-t", "-f", path, "-l"]);
+}
+
+/** keepalived -t checks that the interface exists and is not loopback. */
+function lanInterface(): string {
+    const names = readdirSync("/sys/class/net").filter((n) => n !== "lo");
+    assert.ok(names.length > 0, "no non-loopback network interface to check keepalived.conf against");
+    return names.sort()[0];
+}
+
+test("keepalived -t accepts the rendered config for each load balancer", () => {
+    const ifname = lanInterface();
+    const lbs = ["10.10.50.204", "10.10.50.209"];
+    lbs.forEach((self, i) => {
+        const cfg = renderKeepalivedConfig({
+            vip: "10.10.50.220", interface: ifname, routerId: 51, priority: 150 - i * 10, authPass: "abcd1234",
+            unicastSourceIp: self, unicastPeers: lbs.filter((p) => p !== self),
+        });
+        const r = keepalivedCheck(cfg);
+        assert.equal(r.status, 0, output(r));
+        assert.match(cfg, /virtual_ipaddress \{\n\s+10\.10\.50\.220\/32 dev \S+/);
+        assert.match(cfg, /track_script \{\n\s+chk_haproxy/);
+    });
+});
+
+test("keepalived -t rejects a broken config, so the check can fail", () => {
+    const cfg = renderKeepalivedConfig({
+        vip: "10.10.50.220", interface: "lo", routerId: 51, priority: 150, authPass: "abcd1234",
+        unicastSourceIp: "10.10.50.204", unicastPeers: ["10.10.50.209"],
+    }).replace("vrrp_instance k3s_api {", "vrrp_instance k3s_api {\n    virtual_router_id 999");
+    const r = keepalivedCheck(cfg);
+    assert.notEqual(r.status, 0, output(r));
+});
+
+test("keepalived's auth_pass is refused when it is longer than VRRP allows", () => {
+    assert.throws(() => renderKeepalivedConfig({
+        vip: "1.2.3.4", interface: "eth0", routerId: 51, priority: 150, authPass: "123456789",
+        unicastSourceIp: "1.2.3.5", unicastPeers: [],
+    }), /1-8 characters/);
+});

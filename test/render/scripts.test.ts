@@ -1,0 +1,90 @@
+// Every script the program sends to a Pi passes `bash -n` and shellcheck, both as the
+// plain script and as the root-wrapped command line the provider actually runs.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as scripts from "../../render/scripts";
+import { asRoot } from "../../render/shell";
+import { renderK3sConfig } from "../../render/k3sConfig";
+import { renderAgentCheck, renderXinetdService, servicesLine, AGENT_CHECK_PATH } from "../../render/agentCheck";
+import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";
+
+const k3s = { version: "v1.33.5+k3s1", installScript: "https://get.k3s.io", clusterCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", disable: [] };
+
+const rendered: Record<string, string> = {
+    prepare: scripts.renderPrepareScript({ hostname: "rasp04", packages: ["curl", "xinetd"], rebootOnCmdlineChange: true }),
+    prepareNoPackages: scripts.renderPrepareScript({ hostname: "rasp04", packages: [], rebootOnCmdlineChange: false }),
+    unprepare: scripts.renderUnprepareScript(),
+    firstServer: scripts.renderK3sInstallScript({
+        role: "server", version: k3s.version, installScript: k3s.installScript, tokenOnStdin: false, readyTimeoutSeconds: 300,
+        configYaml: renderK3sConfig({ kind: "first-server", nodeName: "rasp04", nodeIp: "10.10.50.198", tlsSans: ["10.10.50.220"], k3s }),
+    }),
+    joiningServerAirgap: scripts.renderK3sInstallScript({
+        role: "server", version: k3s.version, installScript: "/opt/k3s/install.sh", tokenOnStdin: true, readyTimeoutSeconds: 300,
+        serverUrl: "https://10.10.50.198:6443",
+        configYaml: renderK3sConfig({ kind: "joining-server", nodeName: "rasp09", nodeIp: "10.10.50.203", joinUrl: "https://10.10.50.198:6443", tlsSans: [], k3s }),
+    }),
+    agent: scripts.renderK3sInstallScript({
+        role: "agent", version: k3s.version, installScript: k3s.installScript, tokenOnStdin: true, readyTimeoutSeconds: 300,
+        serverUrl: "https://10.10.50.220:6443",
+        configYaml: renderK3sConfig({ kind: "agent", nodeName: "rasp00", nodeIp: "10.10.50.194", joinUrl: "https://10.10.50.220:6443" }),
+    }),
+    uninstallServer: scripts.renderK3sUninstallScript({ role: "server", nodeName: "rasp09", leaveCluster: true }),
+    uninstallAgent: scripts.renderK3sUninstallScript({ role: "agent", nodeName: "rasp00", leaveCluster: false }),
+    readToken: scripts.renderReadTokenScript(300),
+    readKubeconfig: scripts.renderReadKubeconfigScript(),
+    listNodes: scripts.renderListNodesScript(),
+    drain: scripts.renderDrainScript("rasp00"),
+    haproxyApply: scripts.renderHaproxyApplyScript(),
+    haproxyRestore: scripts.renderHaproxyRestoreScript(),
+    keepalivedApply: scripts.renderKeepalivedApplyScript(),
+    keepalivedRestore: scripts.renderKeepalivedRestoreScript(),
+    agentCheckInstall: scripts.renderAgentCheckInstallScript({
+        agentCheck: renderAgentCheck({ busyPercent: 90, overloadPercent: 100, apiReadyUrl: "https://127.0.0.1:6443/readyz" }),
+        xinetdService: renderXinetdService({ port: 9707, serverPath: AGENT_CHECK_PATH }),
+        servicesLine: servicesLine(9707),
+    }),
+    agentCheckRemove: scripts.renderAgentCheckRemoveScript(),
+    awaitReboot: scripts.renderAwaitRebootScript({ host: "10.10.50.198", port: 22, timeoutSeconds: 300 }),
+    agentCheck: renderAgentCheck({ busyPercent: 90, overloadPercent: 100, apiReadyUrl: "https://127.0.0.1:6443/readyz" }),
+};
+
+for (const [name, text] of Object.entries(rendered)) {
+    test(`${name}: bash -n and shellcheck accept the script and its root wrapper`, () => {
+        requireProgram("shellcheck", "shellcheck");
+        const dir = tempDir("script-");
+        const path = writeTemp(dir, `${name}.sh`, text, 0o755);
+        const wrapper = writeTemp(dir, `${name}-wrapper.sh`, `#!/bin/bash\n${asRoot(text)}\n`, 0o755);
+        for (const p of [path, wrapper]) {
+            const syntax = run("bash", ["-n", p]);
+            assert.equal(syntax.status, 0, output(syntax));
+            const lint = run("shellcheck", ["-S", "warning", "-s", "bash", p]);
+            assert.equal(lint.status, 0, output(lint));
+        }
+    });
+}
+
+test("shellcheck flags a broken script, so the lint can fail", () => {
+    requireProgram("shellcheck", "shellcheck");
+    const p = writeTemp(tempDir("script-"), "bad.sh", "#!/bin/bash\nrm -rf $dir/*\nif [ $x = 1 ] then echo; fi\n", 0o755);
+    assert.notEqual(run("shellcheck", ["-S", "warning", p]).status, 0);
+});
+
+test("the root wrapper survives quotes in the script and runs it", () => {
+    const r = run("bash", ["-c", asRoot("echo \"it's $((1+1))\"")]);
+    // As root in CI the first branch runs; elsewhere sudo -n must be allowed.
+    assert.equal(r.stdout.trim(), "it's 2", output(r));
+});
+
+test("the embedded config.yaml decodes to the rendered text", () => {
+    const cfg = renderK3sConfig({ kind: "first-server", nodeName: "rasp04", nodeIp: "10.10.50.198", tlsSans: ["10.10.50.220"], k3s });
+    const b64 = Buffer.from(cfg).toString("base64");
+    assert.ok(rendered.firstServer.includes(b64));
+    assert.match(cfg, /^cluster-init: true$/m);
+    assert.match(cfg, /^tls-san:\n {2}- "10\.10\.50\.220"$/m);
+});
+
+test("the join token is read from stdin, never from the command line or config.yaml", () => {
+    assert.match(rendered.agent, /IFS= read -r token/);
+    assert.match(rendered.agent, /K3S_TOKEN_FILE=/);
+    assert.doesNotMatch(rendered.agent, /K3S_TOKEN=/);
+});
