@@ -99,7 +99,7 @@ test("xinetd serves the rendered agent-check on its port as nobody", async () =>
     const confPath = writeTemp(dir, "xinetd.conf", conf);
     const xinetd = spawn("xinetd", ["-dontfork", "-f", confPath, "-pidfile", `${dir}/xinetd.pid`], { stdio: ["ignore", "pipe", "pipe"] });
     let log = "";
-    xinetd.stderr.on("data", (d) => { log += d.toString(); });
+    xinetd.stderr.on("data", (d: Buffer) => { log += d.toString(); });
     try {
         assert.equal(await ask(checkPort), "up 100%", `xinetd log:\n${log}`);
         assert.equal(await ask(whoPort), "nobody", `xinetd log:\n${log}`);

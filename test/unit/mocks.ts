@@ -14,9 +14,10 @@ export interface Registered {
 
 export function installStrictMocks(opts: { preview?: boolean } = {}): Registered[] {
     const registered: Registered[] = [];
-    pulumi.runtime.setMocks({
+    void pulumi.runtime.setMocks({
         newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
-            registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+            const inputs = args.inputs as Record<string, unknown>;
+            registered.push({ type: args.type, name: args.name, inputs });
             if (args.type.startsWith("picluster:")) return { id: undefined, state: {} };
             switch (args.type) {
                 case "command:remote:Command":
@@ -25,10 +26,10 @@ export function installStrictMocks(opts: { preview?: boolean } = {}): Registered
                     if (args.name.endsWith("-token")) stdout = FAKE_TOKEN + "\n";
                     else if (args.name.endsWith("-kubeconfig")) stdout = FAKE_KUBECONFIG;
                     else if (args.name === "node-list") stdout = "s1\ns2\na1\n";
-                    return { id: `${args.name}-id`, state: { ...args.inputs, stdout, stderr: "" } };
+                    return { id: `${args.name}-id`, state: { ...inputs, stdout, stderr: "" } };
                 }
                 case "random:index/randomPassword:RandomPassword":
-                    return { id: `${args.name}-id`, state: { ...args.inputs, result: "pw123456" } };
+                    return { id: `${args.name}-id`, state: { ...inputs, result: "pw123456" } };
                 default:
                     throw new Error(`unexpected resource type ${args.type} (${args.name})`);
             }

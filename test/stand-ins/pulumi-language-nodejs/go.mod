@@ -85,3 +85,9 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260803160001-6ac0973c030d // indirect
 	lukechampine.com/frand v1.4.2 // indirect
 )
+
+// Copied from github.com/pulumi/pulumi/sdk/v3@v3.274.1/go.mod (replaces of a dependency do not
+// apply to the module that requires it, so they are repeated here).
+replace golang.org/x/text => golang.org/x/text v0.41.0
+
+replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
