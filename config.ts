@@ -27,7 +27,11 @@ export function readRawConfig(): Record<string, unknown> {
             raw[key] = "<secret>";
             continue;
         }
-        raw[key] = decode(value);
+        const decoded = decode(value);
+        // Pulumi.yaml declares "" as the default of optional string keys (a declared
+        // key must have a value); "" means "not set".
+        if (decoded === "") continue;
+        raw[key] = decoded;
     }
     return raw;
 }
