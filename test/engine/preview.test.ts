@@ -1,0 +1,105 @@
+// The real engine, offline: `pulumi preview` of the dev stack (the seed's 26 Pis)
+// completes inside a network namespace with nothing but loopback, so it cannot have
+// opened an SSH connection; a bad inventory fails with the program's own message.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parseInventory } from "../../inventory/schema";
+import { buildCluster } from "../../components/cluster";
+import { installStrictMocks, settle, resolve } from "../unit/mocks";
+import { PROGRAM_FILES, REPO, show, workspace } from "./harness";
+
+const FAKE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n";
+
+/** Resources the program declares for an inventory, counted by running it under mocks. */
+async function declaredResourceCount(raw: Record<string, unknown>): Promise<number> {
+    const registered = installStrictMocks({ preview: true });
+    const cluster = buildCluster({
+        inventory: parseInventory(raw), sshPrivateKey: pulumi.secret("k"), statsPassword: pulumi.secret("p"), vrrpPassword: pulumi.secret("v"),
+    });
+    await resolve(cluster.apiUrl);
+    await settle();
+    // + the stack itself and the two random passwords that index.ts declares.
+    return registered.length + 1 + 2;
+}
+
+function previewCreates(stdout: string): number {
+    const m = /\+ (\d+) to create/.exec(stdout);
+    assert.ok(m, `no "N to create" in:\n${stdout}`);
+    return Number(m[1]);
+}
+
+test("given the dev stack and no reachable host, preview succeeds offline with every declared resource", async () => {
+    const ws = workspace(REPO, [...PROGRAM_FILES, "Pulumi.dev.yaml"]);
+    try {
+        assert.equal(ws.pulumi(["stack", "init", "dev"]).status, 0);
+        const set = ws.pulumi(["config", "set", "--secret", "picluster:sshPrivateKey"], { input: FAKE_KEY });
+        assert.equal(set.status, 0, show(set));
+        const started = Date.now();
+        const r = ws.pulumi(["preview", "-s", "dev"], { netns: "isolated" });
+        const seconds = (Date.now() - started) / 1000;
+        assert.equal(r.status, 0, show(r));
+        const expected = await declaredResourceCount(stackConfig(ws.pulumi(["config", "--json", "-s", "dev"]).stdout));
+        assert.equal(previewCreates(r.stdout), expected, show(r));
+        assert.ok(!r.stdout.includes("not-a-real-key") && !r.stderr.includes("not-a-real-key"), "the key never appears in output");
+        console.log(`preview of the dev stack: ${seconds.toFixed(1)} s, ${expected} resources`);
+    } finally {
+        ws.cleanup();
+    }
+});
+
+const badInventories: [string, string, RegExp][] = [
+    ["an even number of servers", "    - { name: rasp26, address: 10.10.50.221, role: server }\n", /picluster:hosts: 6 servers is an even number/],
+    ["a host in two roles", "    - { name: rasp04, address: 10.10.50.230, role: loadbalancer }\n", /rasp04 is listed as server .* and as loadbalancer/],
+];
+
+for (const [what, extraHost, message] of badInventories) {
+    test(`given a stack with ${what}, preview exits non-zero naming the field, without a stack trace`, () => {
+        const ws = workspace(REPO, [...PROGRAM_FILES, "Pulumi.dev.yaml"]);
+        try {
+            writeFileSync(join(ws.dir, "Pulumi.bad.yaml"), readRawYaml(join(ws.dir, "Pulumi.dev.yaml")) + extraHost);
+            assert.equal(ws.pulumi(["stack", "init", "bad"]).status, 0);
+            assert.equal(ws.pulumi(["config", "set", "--secret", "picluster:sshPrivateKey"], { input: FAKE_KEY }).status, 0);
+            const r = ws.pulumi(["preview", "-s", "bad"], { netns: "isolated" });
+            assert.notEqual(r.status, 0, show(r));
+            const out = r.stdout + r.stderr;
+            assert.match(out, message, show(r));
+            assert.match(out, /invalid stack configuration/);
+            assert.doesNotMatch(out, /^\s+at .+\(.+:\d+:\d+\)$/m, `no stack trace expected:\n${out}`);
+        } finally {
+            ws.cleanup();
+        }
+    });
+}
+
+test("given a stack whose SSH key is stored in plain text, preview refuses it", () => {
+    const ws = workspace(REPO, [...PROGRAM_FILES, "Pulumi.dev.yaml"]);
+    try {
+        assert.equal(ws.pulumi(["stack", "init", "dev"]).status, 0);
+        assert.equal(ws.pulumi(["config", "set", "picluster:sshPrivateKey", "plain"]).status, 0);
+        const r = ws.pulumi(["preview", "-s", "dev"], { netns: "isolated" });
+        assert.notEqual(r.status, 0, show(r));
+        assert.match(r.stdout + r.stderr, /picluster:sshPrivateKey: is stored in plain text/);
+    } finally {
+        ws.cleanup();
+    }
+});
+
+function readRawYaml(path: string): string {
+    return readFileSync(path, "utf8");
+}
+
+/** `pulumi config --json` back into the shape the program validates. */
+function stackConfig(json: string): Record<string, unknown> {
+    const raw: Record<string, unknown> = {};
+    const all = JSON.parse(json) as Record<string, { value?: string; objectValue?: unknown; secret?: boolean }>;
+    for (const [key, v] of Object.entries(all)) {
+        if (!key.startsWith("picluster:")) continue;
+        const name = key.slice("picluster:".length);
+        if (v.secret) raw[name] = "<secret>";
+        else if (v.value !== "") raw[name] = v.objectValue ?? v.value;
+    }
+    return raw;
+}
