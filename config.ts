@@ -45,7 +45,20 @@ function decode(value: string): unknown {
     }
 }
 
+/**
+ * Reads and validates the stack's settings. Bad input becomes a pulumi.RunError, which the
+ * SDK prints as the message alone: the user sees what to fix, not a stack trace.
+ */
 export function loadStackSettings(): StackSettings {
+    try {
+        return loadUnchecked();
+    } catch (e) {
+        if (e instanceof InventoryError) throw new pulumi.RunError(e.message);
+        throw e;
+    }
+}
+
+function loadUnchecked(): StackSettings {
     const raw = readRawConfig();
     const problems: string[] = [];
     for (const key of SECRET_KEYS) {

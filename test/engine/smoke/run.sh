@@ -52,9 +52,11 @@ expect() { # <description> <want: 0|nonzero> [grep pattern that must appear]...
 # The wrapper refuses to run without a passphrase and says why.
 env -u PULUMI_CONFIG_PASSPHRASE "$repo/tools/pulumi" --cwd "$work/program" stack ls >"$work/out" 2>&1
 rc=$?
-[[ $rc -eq 2 ]] && grep -q PULUMI_CONFIG_PASSPHRASE "$work/out" &&
-  ok "tools/pulumi without a passphrase exits 2 with a clear message" ||
+if [[ $rc -eq 2 ]] && grep -q PULUMI_CONFIG_PASSPHRASE "$work/out"; then
+  ok "tools/pulumi without a passphrase exits 2 with a clear message"
+else
   not_ok "tools/pulumi without a passphrase exits 2 with a clear message (exit $rc)"
+fi
 
 p version
 expect "pulumi version" 0 "v3\."
