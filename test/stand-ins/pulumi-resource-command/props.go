@@ -89,9 +89,10 @@ func stringMap(m resource.PropertyMap, key resource.PropertyKey) (map[string]str
 
 // diffInputs compares old and new inputs the way pulumi-go-provider's infer
 // package does for the real providers (an object diff turned into a detailed
-// diff), and turns every change under a key in replaceRoots into a replace.
+// diff), and turns every change under a top-level key for which replace
+// returns true into a replace.
 // Keys the engine adds for its own use ("version", "__*") are ignored.
-func diffInputs(olds, news resource.PropertyMap, replaceRoots map[string]bool) plugin.DiffResult {
+func diffInputs(olds, news resource.PropertyMap, replace func(key string) bool) plugin.DiffResult {
 	strip := func(m resource.PropertyMap) resource.PropertyMap {
 		out := resource.PropertyMap{}
 		for k, v := range m {
@@ -105,8 +106,8 @@ func diffInputs(olds, news resource.PropertyMap, replaceRoots map[string]bool) p
 	if objDiff == nil || !objDiff.AnyChanges() {
 		return plugin.DiffResult{Changes: plugin.DiffNone}
 	}
+	// The sdk's server derives the engine's diff keys and replaces from this.
 	detailed := plugin.NewDetailedDiffFromObjectDiff(objDiff, true)
-	var changed, replaces []resource.PropertyKey
 	for path, d := range detailed {
 		root := path
 		if p, err := resource.ParsePropertyPath(path); err == nil && len(p) > 0 {
@@ -114,19 +115,11 @@ func diffInputs(olds, news resource.PropertyMap, replaceRoots map[string]bool) p
 				root = s
 			}
 		}
-		if replaceRoots[root] {
+		if replace(root) {
 			detailed[path] = d.ToReplace()
-			replaces = append(replaces, resource.PropertyKey(root))
 		}
-		changed = append(changed, resource.PropertyKey(root))
 	}
-	sort.Slice(changed, func(i, j int) bool { return changed[i] < changed[j] })
-	return plugin.DiffResult{
-		Changes:      plugin.DiffSome,
-		ChangedKeys:  changed,
-		ReplaceKeys:  replaces,
-		DetailedDiff: detailed,
-	}
+	return plugin.DiffResult{Changes: plugin.DiffSome, DetailedDiff: detailed}
 }
 
 func sortedKeys(m map[string]string) []string {

@@ -173,7 +173,7 @@ func (p *commandProvider) Diff(_ context.Context, req plugin.DiffRequest) (plugi
 	// Changing any command, the environment, stdin or the connection updates
 	// in place (the next Update runs `update`, or `create` again); triggers
 	// replace. The SDK also sets replaceOnChanges: ["triggers[*]"].
-	return diffInputs(olds, req.NewInputs, map[string]bool{"triggers": true}), nil
+	return diffInputs(olds, req.NewInputs, func(k string) bool { return k == "triggers" }), nil
 }
 
 // commandArgs is what a run needs, read from plain (unsecreted) inputs.
