@@ -54,7 +54,8 @@ export function buildCluster(args: ClusterArgs): Cluster {
 
     const servers = new ServerGroup("control-plane", { servers: pick(inv.servers), k3s: inv.k3s, tlsSans });
     const loadBalancer = new LoadBalancer("api-lb", {
-        balancers: pick(inv.loadBalancers), servers: pick(inv.servers), settings: inv.loadBalancer, vip: inv.vip,
+        balancers: pick(inv.loadBalancers), servers: pick(inv.servers), serverInstalls: servers.installs,
+        settings: inv.loadBalancer, vip: inv.vip,
         statsPassword: args.statsPassword, vrrpPassword: args.vrrpPassword,
     });
     // Agents join through the LB once it is configured (the URL is data from the LB)

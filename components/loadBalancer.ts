@@ -6,8 +6,12 @@ import * as command from "@pulumi/command";
 import { LoadBalancerSettings } from "../inventory/schema";
 import { asRoot } from "../render/shell";
 import { renderHaproxyConfig, HaproxyServer } from "../render/haproxyCfg";
-import { AGENT_CHECK_PATH, renderAgentCheck, renderXinetdService, servicesLine } from "../render/agentCheck";
-import { renderKeepalivedConfig } from "../render/keepalived";
+import {
+    AGENT_CHECK_PATH, AGENT_CLIENT_CERT_PATH, AGENT_CLIENT_DIR, AGENT_CLIENT_KEY_PATH,
+    renderAgentCheck, renderAgentClientCertScript, renderXinetdService, servicesLine,
+} from "../render/agentCheck";
+import { renderKeepalivedConfig, vrrpPriority } from "../render/keepalived";
+import { shq } from "../render/shell";
 import {
     renderAgentCheckInstallScript, renderAgentCheckRemoveScript, renderHaproxyApplyScript, renderHaproxyRestoreScript,
     renderKeepalivedApplyScript, renderKeepalivedRestoreScript,
@@ -18,6 +22,8 @@ import { API_PORT } from "./serverGroup";
 export interface LoadBalancerArgs {
     readonly balancers: readonly Pi[];
     readonly servers: readonly Pi[];
+    /** Each server's k3s install, in the same order: its client CA signs the agent's certificate. */
+    readonly serverInstalls: readonly pulumi.Resource[];
     readonly settings: LoadBalancerSettings;
     readonly vip?: string;
     /** Secrets from @pulumi/random. */
@@ -41,8 +47,9 @@ export class LoadBalancer extends pulumi.ComponentResource {
         const agentCheck = renderAgentCheck({
             busyPercent: s.busyPercent, overloadPercent: s.overloadPercent,
             apiReadyUrl: `https://127.0.0.1:${API_PORT}/readyz`,
+            apiClientCertPath: AGENT_CLIENT_CERT_PATH, apiClientKeyPath: AGENT_CLIENT_KEY_PATH,
         });
-        for (const server of args.servers) {
+        args.servers.forEach((server, i) => {
             new command.remote.Command(`${name}-${server.name}-agent-check`, {
                 connection: server.connection,
                 create: asRoot(renderAgentCheckInstallScript({
@@ -53,7 +60,15 @@ export class LoadBalancer extends pulumi.ComponentResource {
                 delete: asRoot(renderAgentCheckRemoveScript()),
                 triggers: [server.address],
             }, hostBound(this, [server.ready]));
-        }
+            // With anonymous auth off, /readyz needs credentials: the agent gets its own
+            // client certificate (no groups) once the server's client CA exists.
+            new command.remote.Command(`${name}-${server.name}-agent-cert`, {
+                connection: server.connection,
+                create: asRoot(renderAgentClientCertScript()),
+                delete: asRoot(`rm -rf ${shq(AGENT_CLIENT_DIR)}; rmdir /etc/picluster 2>/dev/null || true`),
+                triggers: [server.address],
+            }, hostBound(this, [args.serverInstalls[i]]));
+        });
 
         const configs = new Map<string, pulumi.Output<string>>();
         const applied: pulumi.Output<string>[] = [];  // ids: known only once created, never secret
@@ -75,7 +90,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
                 const peers = args.balancers.filter((p) => p !== lb).map((p) => p.address);
                 const keepalivedCfg = pulumi.secret(pulumi.output(args.vrrpPassword).apply((authPass) => renderKeepalivedConfig({
                     vip: args.vip as string, interface: s.interface, routerId: s.vrrpRouterId,
-                    priority: 150 - index * 10, authPass, unicastSourceIp: lb.address, unicastPeers: peers,
+                    priority: vrrpPriority(index), authPass, unicastSourceIp: lb.address, unicastPeers: peers,
                 })));
                 const keepalived = new command.remote.Command(`${name}-${lb.name}-keepalived`, {
                     connection: lb.connection,

@@ -8,7 +8,17 @@
 // - High load lowers the weight instead of taking the server out: with every server
 //   busy, "down" or "drain" everywhere would remove the whole control plane at once.
 //   The weight never drops below 1 %, so a loaded server is never the reason the
-//   API disappears. Only a local API that does not answer says `down`.
+//   API disappears (with leastconn, weight 1 next to weight 100 gets almost nothing
+//   while others have room, and an equal share when every server is loaded).
+// - It says `down` only on a definite answer from its own API: connection refused, or
+//   /readyz answering 5xx. k3s turns anonymous auth off, so /readyz needs credentials:
+//   with a client certificate (any identity: system:public-info-viewer lets every
+//   authenticated user read /readyz) the agent sees real readiness (etcd); without one a
+//   401 only proves the apiserver answers. A timeout or any other doubt gives no verdict:
+//   hangs are the health check's job, and a check that guesses would take servers out
+//   exactly when they are busy. haproxy.cfg lists every server again as a backup without
+//   the agent, so even if every agent says down, live servers keep serving.
+// - The local probe is bounded (0.3 s) to answer within HAProxy's `timeout check`.
 // - It reads /proc/loadavg with bash built-ins: no uptime|grep|sed|cut|bc pipeline.
 
 export interface AgentCheckInput {
@@ -18,6 +28,12 @@ export interface AgentCheckInput {
     readonly overloadPercent: number;
     /** Local API readiness URL; k3s answers 401 to anonymous requests, which counts as alive. */
     readonly apiReadyUrl?: string;
+    /**
+     * Client certificate and key (PEM, readable by `nobody`) for the readiness request, so
+     * /readyz reports real readiness instead of 401. Both or neither.
+     */
+    readonly apiClientCertPath?: string;
+    readonly apiClientKeyPath?: string;
     /** For tests: read the load from another file. */
     readonly loadavgPath?: string;
     /** For tests: a fixed CPU count instead of asking the kernel. */
@@ -25,19 +41,95 @@ export interface AgentCheckInput {
 }
 
 export const AGENT_CHECK_PATH = "/usr/local/bin/haproxy-agent-check";
+/** Where renderAgentClientCertScript puts the agent's client certificate and key. */
+export const AGENT_CLIENT_DIR = "/etc/picluster/agent-check";
+export const AGENT_CLIENT_CERT_PATH = `${AGENT_CLIENT_DIR}/client.crt`;
+export const AGENT_CLIENT_KEY_PATH = `${AGENT_CLIENT_DIR}/client.key`;
+/** k3s's client CA on a server node. */
+export const K3S_CLIENT_CA_CERT = "/var/lib/rancher/k3s/server/tls/client-ca.crt";
+export const K3S_CLIENT_CA_KEY = "/var/lib/rancher/k3s/server/tls/client-ca.key";
+
+export interface AgentClientCertInput {
+    readonly dir?: string;
+    readonly caCertPath?: string;
+    readonly caKeyPath?: string;
+    /** The group that may read the key: the agent runs as nobody (Debian: nogroup). */
+    readonly group?: string;
+}
+
+/**
+ * Root script for a k3s server, run after k3s is up: gives the agent-check its own
+ * client certificate, signed by the server's client CA, CN picluster-agent-check and no
+ * groups. As an authenticated user it may read /readyz (system:public-info-viewer) and
+ * nothing else, so the key can be readable by `nobody`. Idempotent: it keeps a current
+ * certificate and issues a new one when it is missing, expires within 30 days, or was
+ * not signed by the current CA (after `k3s certificate rotate-ca`).
+ */
+export function renderAgentClientCertScript(input: AgentClientCertInput = {}): string {
+    const dir = input.dir ?? AGENT_CLIENT_DIR;
+    const caCrt = input.caCertPath ?? K3S_CLIENT_CA_CERT;
+    const caKey = input.caKeyPath ?? K3S_CLIENT_CA_KEY;
+    const group = input.group ?? "nogroup";
+    for (const v of [dir, caCrt, caKey, group]) {
+        if (/['\n]/.test(v)) throw new Error(`renderAgentClientCertScript: ${JSON.stringify(v)} must not contain quotes or newlines`);
+    }
+    return [
+        "#!/bin/bash",
+        "# Managed by picluster (Pulumi): the agent-check's client certificate for /readyz.",
+        "set -euo pipefail",
+        `dir='${dir}'`,
+        `ca_crt='${caCrt}'`,
+        `ca_key='${caKey}'`,
+        `group='${group}'`,
+        "for f in \"$ca_crt\" \"$ca_key\"; do",
+        "  [ -s \"$f\" ] || { echo \"picluster: $f is missing: is this a k3s server that has started?\" >&2; exit 1; }",
+        "done",
+        "install -d -m 0750 -o root -g \"$group\" \"$dir\"",
+        "crt=\"$dir/client.crt\"",
+        "key=\"$dir/client.key\"",
+        "if [ -s \"$crt\" ] && [ -s \"$key\" ] \\",
+        "  && openssl x509 -in \"$crt\" -noout -checkend 2592000 >/dev/null 2>&1 \\",
+        "  && openssl verify -CAfile \"$ca_crt\" \"$crt\" >/dev/null 2>&1; then",
+        "  echo 'picluster: agent-check client certificate is current'",
+        "else",
+        "  tmp=$(mktemp -d \"$dir/.new.XXXXXX\")",
+        "  trap 'rm -rf \"$tmp\"' EXIT",
+        "  openssl ecparam -name prime256v1 -genkey -noout -out \"$tmp/client.key\"",
+        "  openssl req -new -key \"$tmp/client.key\" -subj '/CN=picluster-agent-check' -out \"$tmp/client.csr\"",
+        "  printf 'extendedKeyUsage=clientAuth\\n' > \"$tmp/ext\"",
+        "  openssl x509 -req -in \"$tmp/client.csr\" -CA \"$ca_crt\" -CAkey \"$ca_key\" -set_serial \"0x$(openssl rand -hex 16)\" \\",
+        "    -days 3650 -sha256 -extfile \"$tmp/ext\" -out \"$tmp/client.crt\" 2>/dev/null",
+        "  chown root:\"$group\" \"$tmp/client.key\" \"$tmp/client.crt\"",
+        "  chmod 0640 \"$tmp/client.key\"",
+        "  chmod 0644 \"$tmp/client.crt\"",
+        "  mv -f \"$tmp/client.key\" \"$key\"",
+        "  mv -f \"$tmp/client.crt\" \"$crt\"",
+        "  echo 'picluster: agent-check client certificate issued'",
+        "fi",
+        "",
+    ].join("\n");
+}
 
 export function renderAgentCheck(input: AgentCheckInput): string {
     if (!(input.overloadPercent > input.busyPercent)) {
         throw new Error("renderAgentCheck: overloadPercent must be greater than busyPercent");
     }
     const cpus = input.cpuCount !== undefined ? String(input.cpuCount) : "$(getconf _NPROCESSORS_ONLN)";
+    if ((input.apiClientCertPath === undefined) !== (input.apiClientKeyPath === undefined)) {
+        throw new Error("renderAgentCheck: give both apiClientCertPath and apiClientKeyPath, or neither");
+    }
+    for (const v of [input.apiReadyUrl, input.apiClientCertPath, input.apiClientKeyPath, input.loadavgPath]) {
+        if (v !== undefined && /['\n]/.test(v)) throw new Error(`renderAgentCheck: ${JSON.stringify(v)} must not contain quotes or newlines`);
+    }
+    const creds = input.apiClientCertPath === undefined ? "" : ` --cert '${input.apiClientCertPath}' --key '${input.apiClientKeyPath}'`;
     const readiness = input.apiReadyUrl === undefined ? [] : [
-        "# A server whose own API does not answer is really down (a hung apiserver",
-        "# still accepts TCP, which is why a TCP check alone is not enough).",
-        `code=$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 '${input.apiReadyUrl}' 2>/dev/null) || code=000`,
+        "# Down only on a definite answer from this server's own API: refused, or not ready (5xx).",
+        "# A timeout is no verdict (the LB's health check catches hangs); neither is 401/403.",
+        "rc=0",
+        `code=$(curl -sk -o /dev/null -w '%{http_code}' --connect-timeout 0.2 --max-time 0.3${creds} '${input.apiReadyUrl}' 2>/dev/null) || rc=$?`,
+        "if (( rc == 7 )); then echo 'down #k3s API not listening'; exit 0; fi",
         "case \"$code\" in",
-        "  200|401) ;;",
-        "  *) echo \"down #k3s API not ready (HTTP $code)\"; exit 0 ;;",
+        "  5??) echo \"down #k3s API not ready (HTTP $code)\"; exit 0 ;;",
         "esac",
     ];
     return [

@@ -5,8 +5,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer, connect } from "node:net";
-import { renderAgentCheck, renderXinetdService } from "../../render/agentCheck";
+import { createServer as createHttpsServer } from "node:https";
+import { TLSSocket } from "node:tls";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { AgentCheckInput, renderAgentCheck, renderAgentClientCertScript, renderXinetdService } from "../../render/agentCheck";
 import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";
+
+const execFileAsync = promisify(execFile);
 
 function answerFor(load5: string, cpus: number, opts: { busy?: number; overload?: number; apiReadyUrl?: string } = {}): string {
     const dir = tempDir("agent-");
@@ -45,7 +53,7 @@ test("thresholds come from the renderer's input (stack config)", () => {
     assert.equal(answerFor("0.50", 1, { busy: 50, overload: 70 }), "up 100%");
 });
 
-test("a local API that does not answer makes the agent say down, with the space HAProxy needs", async () => {
+test("a local API that refuses connections makes the agent say down, with the space HAProxy needs", async () => {
     // A port that accepts nothing: take a free port and close it.
     const port = await new Promise<number>((res) => {
         const s = createServer().listen(0, "127.0.0.1", () => {
@@ -54,7 +62,90 @@ test("a local API that does not answer makes the agent say down, with the space 
         });
     });
     const answer = answerFor("0.10", 4, { apiReadyUrl: `https://127.0.0.1:${port}/readyz` });
-    assert.match(answer, /^down #k3s API not ready/);
+    assert.match(answer, /^down #k3s API not listening$/);
+});
+
+// A TLS stand-in for the local apiserver: anonymous requests get 401 (k3s), requests with a
+// client certificate from the test CA get `status`; `delayMs` holds every answer.
+const FIXTURES = join(__dirname, "..", "lb", "fixtures");
+
+async function withApi<T>(opts: { status: number; delayMs?: number }, fn: (url: string) => Promise<T>): Promise<T> {
+    const server = createHttpsServer({
+        key: readFileSync(join(FIXTURES, "server.key")), cert: readFileSync(join(FIXTURES, "server.crt")),
+        ca: readFileSync(join(FIXTURES, "ca.crt")), requestCert: true, rejectUnauthorized: false,
+    }, (req, res) => {
+        const cert = (req.socket as TLSSocket).getPeerCertificate();
+        const authed = (req.socket as TLSSocket).authorized && Object.keys(cert).length > 0;
+        setTimeout(() => { res.writeHead(authed ? opts.status : 401); res.end(); }, opts.delayMs ?? 0);
+    });
+    const port = await new Promise<number>((res) => server.listen(0, "127.0.0.1", () => res((server.address() as { port: number }).port)));
+    try {
+        return await fn(`https://127.0.0.1:${port}/readyz`);
+    } finally {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+    }
+}
+
+/** Like answerFor, but without blocking the event loop (the stand-in API lives in this process). */
+async function answerAsync(input: Omit<AgentCheckInput, "busyPercent" | "overloadPercent" | "loadavgPath" | "cpuCount">): Promise<string> {
+    const dir = tempDir("agent-");
+    const loadavg = writeTemp(dir, "loadavg", "0.10 0.50 0.30 1/123 4567\n");
+    const script = writeTemp(dir, "check", renderAgentCheck({ busyPercent: 90, overloadPercent: 100, loadavgPath: loadavg, cpuCount: 4, ...input }), 0o755);
+    const { stdout } = await execFileAsync("bash", [script], { timeout: 5000 });
+    return stdout.trim();
+}
+
+/** A client certificate issued from the test CA by the project's own script. */
+function issueClientCert(): { cert: string; key: string } {
+    requireProgram("openssl", "openssl");
+    const dir = join(tempDir("agent-client-"), "client");
+    const r = run("bash", ["-c", renderAgentClientCertScript({ dir, caCertPath: join(FIXTURES, "ca.crt"), caKeyPath: join(FIXTURES, "ca.key") })]);
+    assert.equal(r.status, 0, output(r));
+    return { cert: join(dir, "client.crt"), key: join(dir, "client.key") };
+}
+
+test("without credentials, k3s's 401 proves the API answers: no verdict, the load decides", async () => {
+    assert.equal(await withApi({ status: 500 }, (url) => answerAsync({ apiReadyUrl: url })), "up 100%");
+});
+
+test("with the agent's client certificate, an API that is not ready (5xx) makes the agent say down", async () => {
+    const c = issueClientCert();
+    const creds = { apiClientCertPath: c.cert, apiClientKeyPath: c.key };
+    assert.equal(await withApi({ status: 500 }, (url) => answerAsync({ apiReadyUrl: url, ...creds })), "down #k3s API not ready (HTTP 500)");
+    assert.equal(await withApi({ status: 200 }, (url) => answerAsync({ apiReadyUrl: url, ...creds })), "up 100%");
+});
+
+test("an API that does not answer in time is no verdict: the health check catches hangs", async () => {
+    const c = issueClientCert();
+    const start = Date.now();
+    const answer = await withApi({ status: 500, delayMs: 2000 }, (url) => answerAsync({ apiReadyUrl: url, apiClientCertPath: c.cert, apiClientKeyPath: c.key }));
+    assert.equal(answer, "up 100%");
+    assert.ok(Date.now() - start < 1500, "the agent answers within HAProxy's check timeout, not after the API");
+});
+
+test("the agent's client certificate: issued once from the CA, kept while current, readable by nobody only via its group", () => {
+    requireProgram("openssl", "openssl");
+    const dir = join(tempDir("agent-client-"), "client");
+    const issue = () => run("bash", ["-c", renderAgentClientCertScript({ dir, caCertPath: join(FIXTURES, "ca.crt"), caKeyPath: join(FIXTURES, "ca.key") })]);
+    const first = issue();
+    assert.equal(first.status, 0, output(first));
+    assert.match(first.stdout, /issued/);
+    const verify = run("openssl", ["verify", "-CAfile", join(FIXTURES, "ca.crt"), join(dir, "client.crt")]);
+    assert.equal(verify.status, 0, output(verify));
+    const subject = run("openssl", ["x509", "-in", join(dir, "client.crt"), "-noout", "-subject"]).stdout;
+    assert.match(subject, /CN\s*=\s*picluster-agent-check/);
+    assert.doesNotMatch(subject, /O\s*=/, "no organisation: the identity is in no group but system:authenticated");
+    const key = statSync(join(dir, "client.key"));
+    assert.equal(key.mode & 0o777, 0o640);
+    assert.equal(key.uid, 0);
+    const before = readFileSync(join(dir, "client.crt"), "utf8");
+    const second = issue();
+    assert.equal(second.status, 0, output(second));
+    assert.match(second.stdout, /current/);
+    assert.equal(readFileSync(join(dir, "client.crt"), "utf8"), before, "a current certificate is kept");
+    const missingCa = run("bash", ["-c", renderAgentClientCertScript({ dir, caCertPath: join(dir, "nope.crt"), caKeyPath: join(dir, "nope.key") })]);
+    assert.notEqual(missingCa.status, 0, "without k3s's client CA the script fails loudly");
 });
 
 async function freePort(): Promise<number> {

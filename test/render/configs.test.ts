@@ -3,8 +3,8 @@
 import { test } from "node:test";
 import { readdirSync } from "node:fs";
 import assert from "node:assert/strict";
-import { renderHaproxyConfig } from "../../render/haproxyCfg";
-import { renderKeepalivedConfig } from "../../render/keepalived";
+import { CHECK_TIMING, FALLBACK_SUFFIX, HEALTH_PORT, renderHaproxyConfig } from "../../render/haproxyCfg";
+import { renderKeepalivedConfig, vrrpPriority } from "../../render/keepalived";
 import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";
 
 const seedServers = [
@@ -27,6 +27,7 @@ test("haproxy -c accepts the rendered config for the seed's five servers", () =>
     const r = haproxyCheck(cfg);
     assert.equal(r.status, 0, output(r));
     assert.match(r.stdout + r.stderr, /Configuration file is valid/);
+    assert.doesNotMatch(r.stdout + r.stderr, /WARNING|ALERT/, output(r));
     // Exactly the five servers, each with the API port.
     assert.deepEqual([...cfg.matchAll(/^\s+server (\S+) (\S+)$/gm)].map((m) => `${m[1]}=${m[2]}`),
         seedServers.map((s) => `${s.name}=${s.address}:6443`));
@@ -48,14 +49,34 @@ test("the rendered haproxy.cfg fixes the seed's blind spots", () => {
     });
     assert.match(cfg, /check-ssl verify none/, "a TLS check catches a hung apiserver");
     assert.match(cfg, /http-check send meth GET uri \/readyz/);
-    assert.match(cfg, /timeout check 500ms/);
+    assert.match(cfg, new RegExp(`timeout check ${CHECK_TIMING.timeoutCheck}ms`));
+    assert.match(cfg, new RegExp(`inter ${CHECK_TIMING.inter}ms fastinter ${CHECK_TIMING.fastinter}ms downinter ${CHECK_TIMING.downinter}ms fall 2 rise 2`));
+    // Worst case from a hang to DOWN: inter + timeout + fastinter + timeout, within the 1.5 s goal.
+    assert.ok(CHECK_TIMING.inter + CHECK_TIMING.fastinter + 2 * CHECK_TIMING.timeoutCheck <= 1500);
     assert.match(cfg, /agent-check agent-port 9707/);
     assert.match(cfg, /observe layer4 error-limit 3 on-error mark-down on-marked-down shutdown-sessions/);
+    assert.match(cfg, /^ {4}option redispatch 1$/m, "a refused new connection goes to another server at once");
+    assert.match(cfg, /^ {4}balance leastconn$/m);
     assert.match(cfg, /stats socket \S+ mode 600 level admin/);
     assert.match(cfg, /stats auth admin:pw/);
+    assert.match(cfg, new RegExp(`bind 127\\.0\\.0\\.1:${HEALTH_PORT}\n {4}mode http`), "keepalived's probe target, loopback only");
     assert.throws(() => renderHaproxyConfig({
         servers: seedServers, apiPort: 6443, agentCheckPort: 9707, statsBindAddress: "1.2.3.4", statsUser: "admin", statsPassword: "has space",
     }), /stats password/);
+});
+
+test("every server is listed again as a backup without the agent, so agents never take the last live server out", () => {
+    const cfg = renderHaproxyConfig({
+        servers: seedServers, apiPort: 6443, agentCheckPort: 9707,
+        statsBindAddress: "10.10.50.204", statsUser: "admin", statsPassword: "pw",
+    });
+    assert.match(cfg, /^ {4}option allbackups$/m);
+    assert.deepEqual([...cfg.matchAll(/^\s+server (\S+) (\S+) backup no-agent-check$/gm)].map((m) => `${m[1]}=${m[2]}`),
+        seedServers.map((s) => `${s.name}${FALLBACK_SUFFIX}=${s.address}:6443`));
+    assert.throws(() => renderHaproxyConfig({
+        servers: [{ name: "a", address: "10.0.0.1" }, { name: `a${FALLBACK_SUFFIX}`, address: "10.0.0.2" }], apiPort: 6443, agentCheckPort: 9707,
+        statsBindAddress: "10.0.0.9", statsUser: "admin", statsPassword: "pw",
+    }), /reserved/);
 });
 
 function keepalivedCheck(cfg: string) {
@@ -76,14 +97,33 @@ test("keepalived -t accepts the rendered config for each load balancer", () => {
     const lbs = ["10.10.50.204", "10.10.50.209"];
     lbs.forEach((self, i) => {
         const cfg = renderKeepalivedConfig({
-            vip: "10.10.50.220", interface: ifname, routerId: 51, priority: 150 - i * 10, authPass: "abcd1234",
+            vip: "10.10.50.220", interface: ifname, routerId: 51, priority: vrrpPriority(i), authPass: "abcd1234",
             unicastSourceIp: self, unicastPeers: lbs.filter((p) => p !== self),
         });
         const r = keepalivedCheck(cfg);
         assert.equal(r.status, 0, output(r));
+        assert.equal(r.stdout + r.stderr, "", `keepalived -t found problems:\n${output(r)}`);
         assert.match(cfg, /virtual_ipaddress \{\n\s+10\.10\.50\.220\/32 dev \S+/);
         assert.match(cfg, /track_script \{\n\s+chk_haproxy/);
     });
+});
+
+test("keepalived fails over fast: VRRPv2 with PASS auth, 2 missed adverts, haproxy probed on loopback", () => {
+    const cfg = renderKeepalivedConfig({
+        vip: "10.10.50.220", interface: "eth0", routerId: 51, priority: vrrpPriority(1), authPass: "abcd1234",
+        unicastSourceIp: "10.10.50.209", unicastPeers: ["10.10.50.204"],
+    });
+    assert.match(cfg, /^ {4}version 2$/m);
+    assert.match(cfg, /^ {4}advert_int 1$/m);
+    assert.match(cfg, /^ {4}down_timer_adverts 2$/m);
+    assert.match(cfg, /^ {4}nopreempt$/m);
+    assert.match(cfg, /^ {4}check_unicast_src$/m);
+    assert.match(cfg, /auth_type PASS\n\s+auth_pass abcd1234/);
+    assert.match(cfg, new RegExp(`script "/bin/bash -c '</dev/tcp/127\\.0\\.0\\.1/${HEALTH_PORT}'"\n {4}interval 1\n {4}timeout 1\n {4}fall 1\n {4}rise 2`));
+    // A backup takes over after 2 adverts plus its skew time, (256 - priority) / 256 s: within 3 s.
+    assert.deepEqual([0, 1, 2].map(vrrpPriority), [250, 240, 230]);
+    assert.ok(2 + (256 - vrrpPriority(1)) / 256 < 2.1);
+    assert.throws(() => vrrpPriority(25), /index/);
 });
 
 test("keepalived -t rejects a broken config, so the check can fail", () => {

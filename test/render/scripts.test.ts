@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import * as scripts from "../../render/scripts";
 import { asRoot } from "../../render/shell";
 import { renderK3sConfig } from "../../render/k3sConfig";
-import { renderAgentCheck, renderXinetdService, servicesLine, AGENT_CHECK_PATH } from "../../render/agentCheck";
+import {
+    renderAgentCheck, renderAgentClientCertScript, renderXinetdService, servicesLine, AGENT_CHECK_PATH, AGENT_CLIENT_CERT_PATH, AGENT_CLIENT_KEY_PATH,
+} from "../../render/agentCheck";
 import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";
 
 const k3s = { version: "v1.33.5+k3s1", installScript: "https://get.k3s.io", clusterCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", disable: [] };
@@ -46,6 +48,11 @@ const rendered: Record<string, string> = {
     agentCheckRemove: scripts.renderAgentCheckRemoveScript(),
     awaitReboot: scripts.renderAwaitRebootScript({ host: "10.10.50.198", port: 22, timeoutSeconds: 300 }),
     agentCheck: renderAgentCheck({ busyPercent: 90, overloadPercent: 100, apiReadyUrl: "https://127.0.0.1:6443/readyz" }),
+    agentCheckWithCert: renderAgentCheck({
+        busyPercent: 90, overloadPercent: 100, apiReadyUrl: "https://127.0.0.1:6443/readyz",
+        apiClientCertPath: AGENT_CLIENT_CERT_PATH, apiClientKeyPath: AGENT_CLIENT_KEY_PATH,
+    }),
+    agentClientCert: renderAgentClientCertScript(),
 };
 
 for (const [name, text] of Object.entries(rendered)) {

@@ -1,0 +1,79 @@
+// Given the rendered agent-check served by a real xinetd next to each API stand-in, and
+// the real haproxy with the rendered config: a server whose agent reports high load gets
+// a smaller share of new connections; at exactly the limit it keeps its full weight; with
+// every server at high load none is taken out; a server whose own API says "not ready"
+// is taken out, and if every one says so, the backup entries keep the API reachable.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { CHECK_TIMING, FALLBACK_SUFFIX } from "../../render/haproxyCfg";
+import { pollUntil, showStat } from "./haproxy";
+import { measureLoadedServers, measureShares, describe as describeStats } from "./scenarios";
+import { BACKEND, BUSY_PERCENT, OVERLOAD_PERCENT, Stand } from "./stand";
+
+let stand: Stand;
+before(async () => { stand = await Stand.open({ balancers: 1, agents: true }); });
+after(async () => { await stand?.close(); });
+
+const fmt = (r: Awaited<ReturnType<typeof measureLoadedServers>>): string =>
+    r.servers.map((s) => `${s.name}:${s.status}/w${s.weight}/${s.answered}`).join(" ");
+
+test("a server whose agent reports high load gets a smaller share of new connections", async () => {
+    const half = BUSY_PERCENT + (OVERLOAD_PERCENT - BUSY_PERCENT) / 2; // 95 %: weight about 50 %
+    const r = await measureLoadedServers(stand, "ours", { s3: half });
+    assert.equal(r.status, "UP", fmt(r));
+    assert.ok(r.weight > 1 && r.weight < 100, `weight ${r.weight}: ${fmt(r)}`);
+    assert.ok(r.sharePercent < 20 / 2, `share ${r.sharePercent.toFixed(1)} % (even share: 20 %): ${fmt(r)}`);
+    assert.equal(r.failed, 0, fmt(r));
+
+    const over = await measureLoadedServers(stand, "ours", { s3: OVERLOAD_PERCENT + 50 });
+    assert.equal(over.status, "UP", `overloaded, but never taken out for load alone: ${fmt(over)}`);
+    assert.equal(over.weight, 1, fmt(over));
+    assert.ok(over.sharePercent < 5, `share ${over.sharePercent.toFixed(1)} %: ${fmt(over)}`);
+});
+
+test("at exactly the limit a server stays UP with its full weight", async () => {
+    const r = await measureLoadedServers(stand, "ours", { s3: BUSY_PERCENT });
+    assert.equal(r.status, "UP", fmt(r));
+    assert.equal(r.weight, 100, fmt(r));
+    assert.ok(r.sharePercent > 10, `share ${r.sharePercent.toFixed(1)} %: ${fmt(r)}`);
+});
+
+test("with every server at high load, none is taken out and no request fails", async () => {
+    const all = Object.fromEntries(stand.backends.map((b) => [b.name, OVERLOAD_PERCENT * 2]));
+    const r = await measureLoadedServers(stand, "ours", all);
+    assert.ok(r.servers.length === 5 && r.servers.every((s) => s.status === "UP" && s.weight === 1), fmt(r));
+    assert.ok(r.servers.every((s) => s.answered > 0), `every server still gets requests: ${fmt(r)}`);
+    assert.equal(r.failed, 0, fmt(r));
+});
+
+test("a server whose own API is not ready is taken out by its agent; if all are, the backups keep serving", async () => {
+    const lb = stand.balancers[0];
+    try {
+        const h = await stand.startHaproxy("ours", lb);
+        const notReady = stand.backend("s3");
+        process.kill(notReady.proc?.pid ?? 0, "SIGUSR1");
+        const down = await pollUntil(async () => {
+            const st = (await showStat(h.socket)).find((s) => s.backend === BACKEND && s.server === notReady.name);
+            return st?.status.startsWith("DOWN") ? st : undefined;
+        }, CHECK_TIMING.agentInter * 2 + 1000, 50);
+        assert.ok(down, `s3 not taken out:\n${await describeStats(h)}`);
+        assert.match(down.lastAgent, /down \(k3s API not ready \(HTTP 500\)\)/, "HAProxy read the agent's reason");
+        const one = await measureShares(lb, 50);
+        assert.equal(one.failed, 0);
+        assert.equal(one.byServer.get(notReady.name) ?? 0, 0, "no new connections to the server that is not ready");
+
+        // Every API says "not ready" (an etcd election does this): all agents say down.
+        for (const b of stand.backends) process.kill(b.proc?.pid ?? 0, "SIGUSR1");
+        const allDown = await pollUntil(async () => {
+            const st = (await showStat(h.socket)).filter((s) => s.backend === BACKEND && !s.server.endsWith(FALLBACK_SUFFIX));
+            return st.length === 5 && st.every((s) => s.status.startsWith("DOWN")) ? true : undefined;
+        }, CHECK_TIMING.agentInter * 2 + 1000, 50);
+        assert.ok(allDown, `not all primaries down:\n${await describeStats(h)}`);
+        const fallback = await measureShares(lb, 50);
+        assert.equal(fallback.failed, 0, `the backups must keep the API reachable:\n${await describeStats(h)}`);
+        assert.equal([...fallback.byServer.values()].reduce((a, b) => a + b, 0), 50);
+    } finally {
+        for (const b of stand.backends) if (b.proc && !b.proc.exited()) process.kill(b.proc.pid, "SIGUSR2");
+        await stand.stopHaproxy(lb);
+    }
+});
