@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { loadStackSettings } from "./config";
 import { buildCluster } from "./components/cluster";
+import { StreamingPlatform } from "./components/streaming";
 
 const settings = loadStackSettings();
 
@@ -24,3 +25,18 @@ export const kubeconfig = cluster.kubeconfig;
 export const nodes = cluster.nodes;
 export const haproxyStats = cluster.statsUrls;
 export const haproxyStatsPassword = pulumi.secret(statsPassword.result);
+
+// The video platform, deployed through a Kubernetes provider built from the cluster's
+// kubeconfig output, so it waits for the cluster and is destroyed before it.
+const streamingSettings = settings.inventory.streaming;
+const streaming = streamingSettings.enabled
+    ? new StreamingPlatform("streaming", {
+        kubeconfig: cluster.kubeconfig,
+        settings: streamingSettings,
+        // ServiceLB and Traefik answer on every node; the first server is one.
+        defaultAddress: settings.inventory.servers[0].address,
+        clusterReady: [cluster.servers, cluster.loadBalancer, cluster.agents],
+    })
+    : undefined;
+export const streamingIngestUrl = streaming?.ingestUrl;
+export const streamingPlayerUrl = streaming?.playerUrl;

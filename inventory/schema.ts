@@ -2,6 +2,7 @@
 // Everything here is pure (no Pulumi calls) so that every refusal can be tested
 // without an engine, and so that bad input is refused before any resource exists.
 import { z } from "zod";
+import { streamingSchema, StreamingSettings } from "./streaming";
 
 /** The config namespace: keys are written `picluster:<key>` in Pulumi.<stack>.yaml. */
 export const CONFIG_NAMESPACE = "picluster";
@@ -83,6 +84,7 @@ export const rawInventorySchema = z.strictObject({
     loadBalancer: loadBalancerSchema.default({
         agentCheckPort: 9707, busyPercent: 90, overloadPercent: 100, vrrpRouterId: 51, interface: "eth0",
     }),
+    streaming: streamingSchema,
     sshPrivateKey: z.literal("<secret>", { error: "is required as a secret: run `pulumi config set --secret picluster:sshPrivateKey < ~/.ssh/id_ed25519`" }),
 });
 
@@ -105,6 +107,7 @@ export interface Inventory {
     readonly ssh: SshSettings;
     readonly k3s: K3sSettings;
     readonly loadBalancer: LoadBalancerSettings;
+    readonly streaming: StreamingSettings;
 }
 
 /** Raised for bad input; its message lists every problem, one per line, each naming the key. */
@@ -156,6 +159,7 @@ export function parseInventory(raw: Record<string, unknown>): Inventory {
         ssh: inv.ssh,
         k3s: inv.k3s,
         loadBalancer: inv.loadBalancer,
+        streaming: inv.streaming,
     };
 }
 

@@ -140,5 +140,23 @@ install_provider() { # <name> <version>
 install_provider command "$COMMAND_PLUGIN_VERSION"
 install_provider random "$RANDOM_PLUGIN_VERSION"
 
+# 4. The Kubernetes provider, built from the Go module proxy by tools/provider-kubernetes/build.sh
+#    (the npm SDK @pulumi/kubernetes asks the engine for exactly KUBERNETES_PLUGIN_VERSION).
+: "${KUBERNETES_PLUGIN_VERSION:?missing in tools/versions.env}"
+k8s_src="$repo/tools/provider-kubernetes"
+k8s_dir="$plugins/resource-kubernetes-v$KUBERNETES_PLUGIN_VERSION"
+# Only the tracked sources: build.sh writes schema-embed.json and terraform-mapping-embed.json there.
+k8s_key="version=$KUBERNETES_PLUGIN_VERSION go=$go_version src=$(source_hash "$k8s_src/go.mod" "$k8s_src/go.sum" "$k8s_src/main.go" "$k8s_src/internal" "$k8s_src/build.sh")"
+for old in "$plugins/resource-kubernetes-v"*; do
+  if [[ -e "$old" && "$old" != "$k8s_dir" && "$old" != "$k8s_dir".* ]]; then rm -rf "$old"; fi
+done
+if [[ ! -e "$k8s_dir.partial" ]] && up_to_date resource-kubernetes "$k8s_dir/pulumi-resource-kubernetes" "$k8s_key"; then
+  printf '%-24s up to date (%s)\n' resource-kubernetes "${k8s_dir#"$repo"/}"
+else
+  rm -f "$stamps/resource-kubernetes"
+  bash "$k8s_src/build.sh" "$k8s_dir" "$KUBERNETES_PLUGIN_VERSION"
+  printf '%s\n' "$k8s_key" >"$stamps/resource-kubernetes"
+fi
+
 printf 'toolchain ready in %ss (pulumi v%s; PULUMI_HOME=%s)\n' \
   "$(seconds_since "$total_start")" "$PULUMI_VERSION" "${out#"$repo"/}/pulumi-home"

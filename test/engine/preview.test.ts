@@ -8,6 +8,7 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseInventory } from "../../inventory/schema";
 import { buildCluster } from "../../components/cluster";
+import { StreamingPlatform } from "../../components/streaming";
 import { installStrictMocks, settle, resolve } from "../unit/mocks";
 import { PROGRAM_FILES, REPO, show, workspace } from "./harness";
 
@@ -16,9 +17,17 @@ const FAKE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END 
 /** Resources the program declares for an inventory, counted by running it under mocks. */
 async function declaredResourceCount(raw: Record<string, unknown>): Promise<number> {
     const registered = installStrictMocks({ preview: true });
+    const inventory = parseInventory(raw);
     const cluster = buildCluster({
-        inventory: parseInventory(raw), sshPrivateKey: pulumi.secret("k"), statsPassword: pulumi.secret("p"), vrrpPassword: pulumi.secret("v"),
+        inventory, sshPrivateKey: pulumi.secret("k"), statsPassword: pulumi.secret("p"), vrrpPassword: pulumi.secret("v"),
     });
+    if (inventory.streaming.enabled) {
+        // As index.ts wires it.
+        new StreamingPlatform("streaming", {
+            kubeconfig: cluster.kubeconfig, settings: inventory.streaming,
+            defaultAddress: inventory.servers[0].address, clusterReady: [cluster.servers, cluster.loadBalancer, cluster.agents],
+        });
+    }
     await resolve(cluster.apiUrl);
     await settle();
     // + the stack itself and the two random passwords that index.ts declares.

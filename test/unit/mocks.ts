@@ -19,6 +19,8 @@ export function installStrictMocks(opts: { preview?: boolean } = {}): Registered
             const inputs = args.inputs as Record<string, unknown>;
             registered.push({ type: args.type, name: args.name, inputs });
             if (args.type.startsWith("picluster:")) return { id: undefined, state: {} };
+            // Kubernetes objects of the streaming platform: echo their inputs.
+            if (/^kubernetes:[a-z0-9.]+\/v\d\w*:\w+$/i.test(args.type)) return { id: `${args.name}-id`, state: inputs };
             switch (args.type) {
                 case "command:remote:Command":
                 case "command:local:Command": {
@@ -28,6 +30,8 @@ export function installStrictMocks(opts: { preview?: boolean } = {}): Registered
                     else if (args.name === "node-list") stdout = "s1\ns2\na1\n";
                     return { id: `${args.name}-id`, state: { ...inputs, stdout, stderr: "" } };
                 }
+                case "pulumi:providers:kubernetes":
+                    return { id: `${args.name}-id`, state: inputs };
                 case "random:index/randomPassword:RandomPassword":
                     return { id: `${args.name}-id`, state: { ...inputs, result: "pw123456" } };
                 default:

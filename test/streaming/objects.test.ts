@@ -1,0 +1,198 @@
+// The Kubernetes objects of the streaming platform, under strict Pulumi mocks: kinds and API
+// versions that current Kubernetes serves, probes, resources that fit a Pi 3B+, pinned images,
+// the recordings volume, the way in from outside, and the provider built from the kubeconfig.
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment,
+   @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument --
+   these tests walk the untyped object trees the SDK hands the engine. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import { parseStreamingSettings, quantity, StreamingSettings } from "../../inventory/streaming";
+import { serverNginxConf, StreamingPlatform, streamingUrls } from "../../components/streaming";
+import { renderPlayerPage } from "../../render/playerPage";
+import { checkObjects, K8sObject, SERVED_API_VERSIONS } from "./objects";
+
+interface Registered { type: string; name: string; inputs: Record<string, unknown>; provider?: string; parent?: string }
+
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const KUBECONFIG = "apiVersion: v1\nkind: Config\nclusters: []\n";
+
+function installMocks(): Registered[] {
+    const registered: Registered[] = [];
+    void pulumi.runtime.setMocks({
+        newResource(args: pulumi.runtime.MockResourceArgs) {
+            registered.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown>, provider: args.provider });
+            if (args.type === "picluster:streaming:Platform") return { id: undefined, state: {} };
+            if (args.type === "pulumi:providers:kubernetes") return { id: `${args.name}-id`, state: args.inputs as Record<string, unknown> };
+            if (!args.type.startsWith("kubernetes:")) throw new Error(`unexpected resource type ${args.type} (${args.name})`);
+            const inputs = args.inputs as { metadata?: { name?: string } };
+            // Pulumi auto-names objects without a name: <resource name>-<random suffix>.
+            const metadata = { ...(inputs.metadata ?? {}), name: inputs.metadata?.name ?? `${args.name}-abcd1234` };
+            return { id: `${args.name}-id`, state: { ...args.inputs, metadata } };
+        },
+        call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+            throw new Error(`unexpected provider function call ${args.token}`);
+        },
+    }, "picluster", "streaming", false);
+    return registered;
+}
+
+const settle = async () => { for (let i = 0; i < 30; i++) await new Promise((r) => setImmediate(r)); };
+const resolve = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply((v) => { r(v); return v; }));
+
+async function build(raw: unknown = {}) {
+    const registered = installMocks();
+    const settings = parseStreamingSettings(raw);
+    const platform = new StreamingPlatform("stream", {
+        kubeconfig: pulumi.secret(KUBECONFIG), settings, defaultAddress: "10.10.50.198",
+    });
+    const urls = { ingest: await resolve(platform.ingestUrl), player: await resolve(platform.playerUrl) };
+    await resolve(platform.namespace);
+    await settle();
+    const objects: K8sObject[] = registered.filter((r) => r.type.startsWith("kubernetes:"))
+        .map((r) => ({ ...(r.inputs as unknown as K8sObject), __name: r.name, __provider: r.provider }));
+    return { registered, objects, urls, settings, platform };
+}
+
+const find = (objects: K8sObject[], kind: string, nameSuffix: string) => {
+    const o = objects.find((x) => x.kind === kind && String(x.__name).endsWith(nameSuffix));
+    assert.ok(o, `no ${kind} ${nameSuffix}; have ${objects.map((x) => `${x.kind}/${String(x.__name)}`).join(", ")}`);
+    return o;
+};
+
+test("every object is a kind and API version that current Kubernetes serves, and all pass the checks", async () => {
+    const { objects } = await build();
+    const kinds = objects.map((o) => `${o.apiVersion}/${o.kind}`).sort();
+    assert.deepEqual(kinds, [
+        "apps/v1/Deployment", "apps/v1/Deployment", "batch/v1/CronJob", "networking.k8s.io/v1/Ingress",
+        "policy/v1/PodDisruptionBudget", "v1/ConfigMap", "v1/ConfigMap", "v1/Namespace",
+        "v1/PersistentVolumeClaim", "v1/Service", "v1/Service", "v1/Service",
+    ]);
+    for (const o of objects) assert.ok(SERVED_API_VERSIONS[o.kind]?.includes(o.apiVersion), `${o.kind} ${o.apiVersion}`);
+    assert.deepEqual(checkObjects(objects), []);
+});
+
+test("all objects go through the provider built from the kubeconfig, which stays a secret", async () => {
+    const { registered, objects } = await build();
+    const provider = registered.find((r) => r.type === "pulumi:providers:kubernetes");
+    assert.ok(provider);
+    const kc = provider.inputs.kubeconfig as Record<string, unknown>;
+    assert.equal(kc[SECRET_SIG_KEY], "1b47061264138c4ac30d75fd1eb44270", "the kubeconfig input is a secret");
+    assert.equal(kc.value, KUBECONFIG);
+    assert.equal(provider.inputs.deleteUnreachable, "true");
+    for (const o of objects) assert.match(String(o.__provider), /::stream-k8s::stream-k8s-id$/, `${String(o.__name)} uses the component's provider`);
+    assert.ok(registered.some((r) => r.type === "picluster:streaming:Platform" && r.name === "stream"));
+});
+
+test("the server: one pod, nginx.conf from the ConfigMap, probes, Pi-sized resources, volumes", async () => {
+    const { objects, settings } = await build();
+    const dep = find(objects, "Deployment", "-server");
+    const spec = dep.spec as any;
+    assert.equal(spec.replicas, 1);
+    assert.equal(spec.strategy.type, "Recreate");
+    const c = spec.template.spec.containers[0];
+    assert.equal(c.image, "tiangolo/nginx-rtmp:latest-2024-12-02");
+    assert.deepEqual(c.command, ["nginx", "-c", "/etc/picluster-streaming/nginx.conf"]);
+    assert.deepEqual(c.readinessProbe.httpGet, { path: "/healthz", port: "http" });
+    assert.deepEqual(c.livenessProbe.tcpSocket, { port: "rtmp" });
+    assert.deepEqual(c.resources, { requests: { cpu: "100m", memory: "96Mi" }, limits: { cpu: "1", memory: "256Mi" } });
+    assert.deepEqual(c.securityContext.capabilities, { drop: ["ALL"], add: ["CHOWN", "SETUID", "SETGID"] });
+    const vols = Object.fromEntries((spec.template.spec.volumes as any[]).map((v) => [v.name, v]));
+    assert.equal(vols.config.configMap.name, "stream-server-config-abcd1234");
+    assert.deepEqual(vols.hls.emptyDir, { medium: "Memory", sizeLimit: "64Mi" });
+    assert.equal(vols.recordings.persistentVolumeClaim.claimName, "stream-recordings");
+    const cm = find(objects, "ConfigMap", "-server-config");
+    assert.equal((cm.data as Record<string, string>)["nginx.conf"], serverNginxConf(settings));
+    assert.match((cm.data as Record<string, string>)["nginx.conf"], /hls_path \/var\/lib\/streaming\/hls;/);
+    assert.doesNotMatch((cm.data as Record<string, string>)["nginx.conf"], /load_module/, "the image has the module built in");
+});
+
+test("recordings: a local-path PVC, and a retention sweep on it", async () => {
+    const { objects } = await build({ recording: { size: "20Gi", retentionDays: 30 } });
+    const pvc = find(objects, "PersistentVolumeClaim", "-recordings");
+    assert.deepEqual(pvc.spec, { accessModes: ["ReadWriteOnce"], storageClassName: "local-path", resources: { requests: { storage: "20Gi" } } });
+    const cron = find(objects, "CronJob", "-retention");
+    const job = (cron.spec as any).jobTemplate.spec.template.spec;
+    assert.match(job.containers[0].command[2], /-mtime \+30 /);
+    assert.equal(job.volumes[0].persistentVolumeClaim.claimName, "stream-recordings");
+    assert.equal(job.containers[0].securityContext.runAsUser, 65534);
+});
+
+test("RTMP from outside through ServiceLB; HTTP through Traefik, routed by path", async () => {
+    const { objects, urls } = await build({ host: "stream.pi.lan", rtmpPort: 1936 });
+    const rtmp = find(objects, "Service", "-rtmp");
+    assert.equal((rtmp.spec as any).type, "LoadBalancer");
+    assert.deepEqual((rtmp.spec as any).ports, [{ name: "rtmp", port: 1936, targetPort: "rtmp", protocol: "TCP" }]);
+    const ing = find(objects, "Ingress", "stream");
+    const spec = ing.spec as any;
+    assert.equal(spec.ingressClassName, "traefik");
+    assert.equal(spec.rules[0].host, "stream.pi.lan");
+    assert.deepEqual(spec.rules[0].http.paths.map((p: any) => [p.path, p.pathType, p.backend.service.name, p.backend.service.port.number]), [
+        ["/hls", "Prefix", "stream-server", 8080],
+        ["/recordings", "Prefix", "stream-server", 8080],
+        ["/", "Prefix", "stream-player", 80],
+    ]);
+    assert.deepEqual(urls, { ingest: "rtmp://stream.pi.lan:1936/live", player: "http://stream.pi.lan/" });
+});
+
+test("the player: replicas spread over nodes with a disruption budget, the page and hls.js from a ConfigMap", async () => {
+    const { objects, settings } = await build({ player: { replicas: 3 } });
+    const dep = find(objects, "Deployment", "-player");
+    const spec = dep.spec as any;
+    assert.equal(spec.replicas, 3);
+    assert.equal(spec.template.spec.topologySpreadConstraints[0].topologyKey, "kubernetes.io/hostname");
+    assert.equal(spec.template.spec.containers[0].image, "nginx:1.28.0-alpine");
+    const pdb = find(objects, "PodDisruptionBudget", "-player");
+    assert.equal((pdb.spec as any).minAvailable, 1);
+    const files = find(objects, "ConfigMap", "-player-files").data as Record<string, string>;
+    assert.deepEqual(Object.keys(files).sort(), ["hls.light.min.js", "index.html"]);
+    const { ingestUrl } = streamingUrls(settings, "10.10.50.198");
+    assert.equal(files["index.html"], renderPlayerPage({
+        title: "picluster streams", ingestUrl, hlsPath: "/hls/", recordingsPath: "/recordings/", fragmentSeconds: 1, liveSyncSeconds: 1.5,
+    }));
+    assert.match(files["index.html"], /rtmp:\/\/10\.10\.50\.198:1935\/live/);
+    const size = Object.values(files).reduce((a, v) => a + Buffer.byteLength(v), 0);
+    assert.ok(size < 1024 * 1024 - 64 * 1024, `ConfigMap data is ${size} bytes; Kubernetes caps a ConfigMap at 1 MiB`);
+});
+
+test("recording off: no volume, no sweep, no /recordings route; settings change what is rendered", async () => {
+    const { objects } = await build({ recording: { enabled: false }, player: { replicas: 1 }, hls: { inMemory: false, fragmentSeconds: 2, playlistSeconds: 12 } });
+    assert.ok(!objects.some((o) => o.kind === "PersistentVolumeClaim" || o.kind === "CronJob" || o.kind === "PodDisruptionBudget"));
+    const paths = ((find(objects, "Ingress", "stream").spec as any).rules[0].http.paths as any[]).map((p) => p.path);
+    assert.deepEqual(paths, ["/hls", "/"]);
+    const conf = (find(objects, "ConfigMap", "-server-config").data as Record<string, string>)["nginx.conf"];
+    assert.match(conf, /hls_fragment 2s;/);
+    assert.doesNotMatch(conf, /application rec/);
+    const vols = (find(objects, "Deployment", "-server").spec as any).template.spec.volumes as any[];
+    assert.deepEqual(vols.find((v) => v.name === "hls").emptyDir, { sizeLimit: "64Mi" });
+    assert.deepEqual(checkObjects(objects), []);
+});
+
+test("the checks catch what they are for", () => {
+    const bad: K8sObject[] = [
+        { apiVersion: "extensions/v1beta1", kind: "Ingress", metadata: { name: "old" }, spec: {} },
+        {
+            apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "d" },
+            spec: { template: { spec: { containers: [{ name: "c", image: "nginx:latest", resources: { limits: { memory: "2Gi" } } }] } } },
+        },
+        { apiVersion: "v1", kind: "PersistentVolumeClaim", metadata: { name: "p" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: {} } } },
+    ];
+    assert.deepEqual(checkObjects(bad), [
+        "Ingress old: extensions/v1beta1 is not served by current Kubernetes (use networking.k8s.io/v1)",
+        "Deployment d container c: image nginx:latest is not pinned to a version",
+        "Deployment d container c: no readinessProbe",
+        "Deployment d container c: no livenessProbe",
+        "Deployment d container c: resources.requests.cpu missing",
+        "Deployment d container c: resources.requests.memory missing",
+        "Deployment d container c: resources.limits.cpu missing",
+        "Deployment d container c: memory limit 2Gi does not fit a Pi 3B+ (at most 768Mi)",
+        "PersistentVolumeClaim p: no storageClassName (want local-path)",
+        "PersistentVolumeClaim p: no storage size requested",
+    ]);
+});
+
+test("settings are typed and limits are real quantities", () => {
+    const s: StreamingSettings = parseStreamingSettings({});
+    assert.equal(quantity(s.resources.server.memoryLimit), 256 * 2 ** 20);
+    assert.equal(quantity(s.resources.server.cpuRequest), 0.1);
+});
