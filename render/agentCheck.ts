@@ -136,6 +136,8 @@ export function renderAgentCheck(input: AgentCheckInput): string {
         "#!/bin/bash",
         "# Managed by picluster (Pulumi): HAProxy agent-check, served by xinetd as nobody.",
         "set -u",
+        "# xinetd hands the script the connection as stderr too: no error text may reach HAProxy.",
+        "exec 2>/dev/null",
         `busy=${input.busyPercent}`,
         `overload=${input.overloadPercent}`,
         ...readiness,

@@ -196,12 +196,13 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
             `( umask 077; printf '%s\\n' "$token" > ${shq(K3S_TOKEN_FILE + ".picluster-new")} )`,
             `mv -f ${shq(K3S_TOKEN_FILE + ".picluster-new")} ${shq(K3S_TOKEN_FILE)}`,
         ] : []),
-        `old=$(sha256sum ${shq(K3S_CONFIG_PATH)} 2>/dev/null || true)`,
         ...writeFile(K3S_CONFIG_PATH, input.configYaml, "0600"),
-        `new=$(sha256sum ${shq(K3S_CONFIG_PATH)})`,
         `want=${shq(input.version)}`,
         "have=$(/usr/local/bin/k3s --version 2>/dev/null | head -n 1 | cut -d' ' -f3 || true)",
-        `if [ "$have" = "$want" ] && [ "$old" = "$new" ] && [ -x /usr/local/bin/${service}-uninstall.sh ]; then`,
+        "# Written only once k3s is up with this version and config: an install that was",
+        "# interrupted (or a config that changed) runs the installer again.",
+        `done_marker="$want $(sha256sum ${shq(K3S_CONFIG_PATH)} | cut -d' ' -f1)"`,
+        `if [ "$have" = "$want" ] && [ -x /usr/local/bin/${service}-uninstall.sh ] && [ "$(cat ${shq(k3sMarker(service))} 2>/dev/null)" = "$done_marker" ]; then`,
         `  echo "picluster: k3s $want already installed with this config on $(hostname)"`,
         "else",
         ...fetch.map((l) => "  " + l),
@@ -210,6 +211,9 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
         ...(input.role === "agent" && input.serverUrl ? [
             `  export K3S_URL=${shq(input.serverUrl)} K3S_TOKEN_FILE=${shq(K3S_TOKEN_FILE)}`,
         ] : []),
+        "  # k3s's installer restarts k3s only when its binary, unit or env file changed, not",
+        "  # for a new config.yaml nor after an install interrupted before the start.",
+        "  export INSTALL_K3S_FORCE_RESTART=true",
         "  timeout 900 sh \"$installer\"",
         "fi",
         ...(input.role === "server" ? [
@@ -222,8 +226,14 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
             "  sleep 2",
             "done",
         ] : []),
+        `install -d -m 0700 ${shq(STATE_DIR)}`,
+        `printf '%s\\n' "$done_marker" > ${shq(k3sMarker(service))}`,
         `echo "picluster: k3s ${input.role} ready on $(hostname)"`,
     );
+}
+
+function k3sMarker(service: string): string {
+    return `${STATE_DIR}/${service}.installed`;
 }
 
 /** Removes k3s from a node; a server first leaves etcd by deleting its own node. */
@@ -238,7 +248,10 @@ export function renderK3sUninstallScript(input: { role: "server" | "agent"; node
         ] : []),
         `if [ -x ${uninstall} ]; then timeout 300 ${uninstall}; fi`,
         `rm -f ${shq(K3S_CONFIG_PATH)} ${shq(K3S_TOKEN_FILE)}`,
-        "rmdir /etc/rancher/k3s /etc/rancher 2>/dev/null || true",
+        `rm -f ${shq(k3sMarker(input.role === "server" ? "k3s" : "k3s-agent"))}`,
+        "# k3s's own uninstall leaves the node password and /var/lib/rancher behind.",
+        "rm -rf /etc/rancher/node",
+        "rmdir /etc/rancher/k3s /etc/rancher /var/lib/rancher 2>/dev/null || true",
         `echo "picluster: k3s removed from $(hostname)"`,
     );
 }

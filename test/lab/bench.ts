@@ -1,0 +1,144 @@
+// The lab benchmark (run by test/lab/bench): for each lab size, `pulumi up` from empty with
+// the real CLI, timed; the critical path (the longest chain of dependent steps, each
+// weighted by its own duration as the engine reported it); their ratio; a no-change up.
+// Step durations come from the engine's events (`pulumi up --json`), timestamped as they
+// arrive, so each step's own duration is known to a few milliseconds.
+import { writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { Lab, show } from "./labkit";
+
+interface Figures {
+    parallel: string;
+    pis: number;
+    resources: number;
+    wall: number;
+    span: number;
+    critical: number;
+    chain: string[];
+    noChange: number;
+}
+
+interface EngineEvent {
+    resourcePreEvent?: { metadata: { urn: string; op: string } };
+    resOutputsEvent?: { metadata: { urn: string; op: string } };
+    resOpFailedEvent?: { metadata: { urn: string } };
+}
+
+/** `pulumi up --json` streams engine events: timestamp each step's start and end as they arrive. */
+async function timedUp(lab: Lab, extra: string[]): Promise<{ wall: number; starts: Map<string, number>; ends: Map<string, number> }> {
+    const t0 = Date.now();
+    const starts = new Map<string, number>();
+    const ends = new Map<string, number>();
+    const run = lab.pulumiUpAsync(["--json", ...extra], (line) => {
+        if (!line.startsWith("{")) return;
+        const now = (Date.now() - t0) / 1000;
+        const e = JSON.parse(line) as EngineEvent;
+        if (e.resourcePreEvent && e.resourcePreEvent.metadata.op !== "same") starts.set(e.resourcePreEvent.metadata.urn, now);
+        if (e.resOutputsEvent && e.resOutputsEvent.metadata.op !== "same") ends.set(e.resOutputsEvent.metadata.urn, now);
+    });
+    const timer = setTimeout(() => process.kill(-run.pid, "SIGKILL"), 1_800_000);
+    const r = await run.done;
+    clearTimeout(timer);
+    if (r.status !== 0) throw new Error(`pulumi up failed\n${show(r)}`);
+    return { wall: r.seconds, starts, ends };
+}
+
+function criticalPath(lab: Lab, starts: Map<string, number>, ends: Map<string, number>): { critical: number; chain: string[]; resources: number } {
+    const ex = lab.pulumi(["stack", "export"], 120_000);
+    if (ex.status !== 0) throw new Error(show(ex));
+    const doc = JSON.parse(ex.stdout) as { deployment: { resources: { urn: string; custom?: boolean; dependencies?: string[] }[] } };
+    const resources = doc.deployment.resources;
+    const deps = new Map(resources.map((r) => [r.urn, r.dependencies ?? []]));
+    // Steps are custom resources; the stack and components only wrap them.
+    const custom = new Set(resources.filter((r) => r.custom).map((r) => r.urn));
+    const own = (urn: string) => (custom.has(urn) && starts.has(urn) && ends.has(urn)
+        ? Math.max(0, (ends.get(urn) as number) - (starts.get(urn) as number)) : 0);
+    const memo = new Map<string, { len: number; chain: string[] }>();
+    const longest = (urn: string, seen: Set<string>): { len: number; chain: string[] } => {
+        const m = memo.get(urn);
+        if (m) return m;
+        if (seen.has(urn)) throw new Error(`dependency cycle at ${urn}`);
+        seen.add(urn);
+        let best = { len: 0, chain: [] as string[] };
+        for (const d of deps.get(urn) ?? []) {
+            const c = longest(d, seen);
+            if (c.len > best.len) best = c;
+        }
+        seen.delete(urn);
+        const res = { len: best.len + own(urn), chain: own(urn) > 0 ? [...best.chain, `${urn.split("::").pop()} ${own(urn).toFixed(1)}s`] : best.chain };
+        memo.set(urn, res);
+        return res;
+    };
+    let top = { len: 0, chain: [] as string[] };
+    for (const r of resources) {
+        const c = longest(r.urn, new Set());
+        if (c.len > top.len) top = c;
+    }
+    return { critical: top.len, chain: top.chain, resources: resources.filter((r) => r.custom).length };
+}
+
+async function bench(spec: string, name: string, parallels: string[]): Promise<Figures[]> {
+    const lab = new Lab(name, spec);
+    const out: Figures[] = [];
+    try {
+        for (const parallel of parallels) {
+            process.stderr.write(`bench: lab ${name} (${spec}), parallel ${parallel}\n`);
+            lab.up(); // fresh Pis for every run: "from empty" includes preparing and rebooting them
+            const extra = parallel === "default" ? [] : ["--parallel", parallel];
+            const { wall, starts, ends } = await timedUp(lab, extra);
+            const steps = [...starts.keys()].filter((u) => ends.has(u) && !u.includes("::pulumi:pulumi:Stack::"));
+            const span = Math.max(...steps.map((u) => ends.get(u) as number)) - Math.min(...steps.map((u) => starts.get(u) as number));
+            const { critical, chain, resources } = criticalPath(lab, starts, ends);
+            writeFileSync(join(lab.dir, `timeline-${parallel}.json`), JSON.stringify(steps.map((u) => ({
+                step: u.split("::").pop(), start: starts.get(u), end: ends.get(u),
+            })).sort((a, b) => (a.start as number) - (b.start as number)), null, 1));
+            const nc = lab.converge(extra);
+            if (nc.status !== 0) throw new Error(show(nc));
+            out.push({ parallel, pis: lab.active().length, resources, wall, span, critical, chain, noChange: nc.seconds });
+        }
+    } finally {
+        if (process.env.PILAB_KEEP !== "1") lab.down();
+    }
+    return out;
+}
+
+async function main(): Promise<void> {
+    const args = process.argv.slice(2);
+    let parallels = ["default", "64"];
+    const pi = args.indexOf("--parallel");
+    if (pi >= 0) {
+        parallels = args[pi + 1].split(",");
+        args.splice(pi, 2);
+    }
+    const sizes = (args[0] ?? "7,26").split(",");
+    const specs: Record<string, [string, string]> = {
+        "7": [join(__dirname, "specs", "bench7.spec"), "bench7"],
+        "26": [join(__dirname, "specs", "seed.spec"), "seed"],
+    };
+    const figures: Figures[] = [];
+    for (const s of sizes) {
+        const spec = specs[s];
+        if (!spec) throw new Error(`unknown size ${s}: use 7 and/or 26`);
+        figures.push(...await bench(spec[0], spec[1], parallels));
+    }
+    const f = (n: number) => n.toFixed(1).padStart(7);
+    console.log("\nlab benchmark: the real `pulumi up` of the program against simulated Pis (k3s stand-in), " +
+        `${cpus().length} CPUs; the CLI's default --parallel is 4 per CPU`);
+    console.log("  Pis  --parallel  resources  up from empty (s)  engine span (s)  critical path (s)  wall/critical  span/critical  no-change up (s)");
+    for (const x of figures) {
+        console.log(`  ${String(x.pis).padStart(3)}  ${x.parallel.padStart(10)}  ${String(x.resources).padStart(9)}  ${f(x.wall)}            ${f(x.span)}          ${f(x.critical)}            ${(x.wall / x.critical).toFixed(2).padStart(5)}          ${(x.span / x.critical).toFixed(2).padStart(5)}         ${f(x.noChange)}`);
+    }
+    for (const p of parallels) {
+        const small = figures.find((x) => x.pis === 7 && x.parallel === p);
+        const big = figures.find((x) => x.pis === 26 && x.parallel === p);
+        if (small && big) console.log(`  26/7 wall-time ratio, --parallel ${p}: ${(big.wall / small.wall).toFixed(2)} (goal: close to 1)`);
+    }
+    console.log("  goal: wall/critical <= 1.3. wall = the whole CLI command (program start included); span = first step start to last step end.");
+    for (const x of figures) console.log(`  critical path, ${x.pis} Pis, --parallel ${x.parallel}: ${x.chain.join(" -> ")}`);
+}
+
+main().catch((e) => {
+    console.error(String(e instanceof Error ? e.message : e));
+    process.exit(1);
+});

@@ -1,0 +1,998 @@
+package main
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+const apiPort = 6443
+
+type server struct {
+	cfg        *Config
+	secret     string
+	agentPass  string
+	serverCA   *ca
+	clientCA   *ca
+	etcd       *etcdClient
+	memberName string
+	mu         sync.Mutex
+}
+
+func serverMain(args []string) int {
+	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
+	log.Printf("Starting k3s %s STAND-IN server (test/lab/k3s-standin)", version)
+	cfg, err := loadConfig("server", args)
+	if err != nil {
+		log.Printf("level=fatal msg=%q", err.Error())
+		return 1
+	}
+	if err := runServer(cfg); err != nil {
+		log.Printf("level=fatal msg=%q", err.Error())
+		return 1
+	}
+	return 0
+}
+
+func serverDir() string { return filepath.Join(dataDir, "server") }
+
+func runServer(cfg *Config) error {
+	s := &server{cfg: cfg}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(tlsDir(), 0o700); err != nil {
+		return err
+	}
+	etcdLog := &prefixWriter{prefix: "etcd: ", w: os.Stderr}
+	var (
+		exited <-chan error
+		err    error
+	)
+	hasData := dirHas(filepath.Join(etcdDir(), "member"))
+	switch {
+	case hasData:
+		log.Printf("Found existing datastore; starting etcd member from %s", etcdDir())
+		tok, err := readTokenFile()
+		if err != nil {
+			return err
+		}
+		s.secret = tok.password
+		name, err := os.ReadFile(etcdNameFile())
+		if err != nil {
+			return fmt.Errorf("reading etcd member name: %w", err)
+		}
+		s.memberName = strings.TrimSpace(string(name))
+		if err := etcdCerts(cfg.NodeIP); err != nil {
+			return err
+		}
+		_, exited, err = runEtcd(s.memberName, cfg.NodeIP, "", "", etcdLog)
+		if err != nil {
+			return err
+		}
+	case cfg.Server != "":
+		if exited, err = s.join(etcdLog); err != nil {
+			return err
+		}
+	default:
+		if !cfg.ClusterInit {
+			// k3s would use SQLite here: a cluster of one that no other server can join.
+			log.Printf("stand-in: no --cluster-init and no --server: a single-member datastore (k3s would use SQLite)")
+		}
+		if exited, err = s.initCluster(etcdLog); err != nil {
+			return err
+		}
+	}
+	if s.serverCA, err = loadCA(tlsDir(), "server-ca"); err != nil {
+		return err
+	}
+	if s.clientCA, err = loadCA(tlsDir(), "client-ca"); err != nil {
+		return err
+	}
+	if s.etcd, err = newEtcdClient([]string{"https://127.0.0.1:2379"}); err != nil {
+		return err
+	}
+	if err := waitEtcd(s.etcd, exited, 180*time.Second); err != nil {
+		return err
+	}
+	log.Printf("etcd member %s is ready (quorum read ok)", s.memberName)
+	if cfg.AgentToken != "" {
+		t, err := parseToken(cfg.AgentToken)
+		if err != nil {
+			return fmt.Errorf("agent-token: %w", err)
+		}
+		s.agentPass = t.password
+	}
+	tlsCfg, err := s.servingTLS()
+	if err != nil {
+		return err
+	}
+	if err := s.writeKubeconfig(); err != nil {
+		return err
+	}
+	password, err := nodePassword()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	err = s.registerNode(ctx, cfg.NodeName, cfg.NodeIP, password, true, "", "", "")
+	cancel()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", apiPort))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: s.routes(), TLSConfig: tlsCfg, ErrorLog: log.New(io.Discard, "", 0),
+		ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Printf("level=fatal msg=%q", "API listener: "+err.Error())
+			os.Exit(1)
+		}
+	}()
+	log.Printf("Running kube-apiserver (stand-in) on :%d; node %s registered", apiPort, cfg.NodeName)
+	notifyReady()
+	go s.renewLeases(cfg.NodeName)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case e := <-exited:
+		return fmt.Errorf("etcd exited: %v", e)
+	case got := <-sig:
+		log.Printf("received %s, shutting down", got)
+		return nil // etcd dies with us (Pdeathsig)
+	}
+}
+
+func dirHas(p string) bool {
+	entries, err := os.ReadDir(p)
+	return err == nil && len(entries) > 0
+}
+
+func readTokenFile() (token, error) {
+	b, err := os.ReadFile(filepath.Join(serverDir(), "token"))
+	if err != nil {
+		return token{}, err
+	}
+	return parseToken(string(b))
+}
+
+// writeToken stores the secure token (and node-token, a link to it, as k3s does).
+func writeToken(hash, password string) error {
+	t := token{password: password}
+	if err := writeFileAtomic(filepath.Join(serverDir(), "token"), []byte(t.secure(hash)+"\n"), 0o600); err != nil {
+		return err
+	}
+	link := filepath.Join(serverDir(), "node-token")
+	_ = os.Remove(link)
+	return os.Symlink(filepath.Join(serverDir(), "token"), link)
+}
+
+func (s *server) initCluster(etcdLog io.Writer) (<-chan error, error) {
+	s.secret = randomHex(16)
+	if s.cfg.Token != "" {
+		t, err := parseToken(s.cfg.Token)
+		if err != nil {
+			return nil, err
+		}
+		s.secret = t.password
+	}
+	for _, n := range caNames {
+		if err := newCA(tlsDir(), n); err != nil {
+			return nil, err
+		}
+	}
+	bundle, err := os.ReadFile(filepath.Join(tlsDir(), "server-ca.crt"))
+	if err != nil {
+		return nil, err
+	}
+	if err := writeToken(caHash(bundle), s.secret); err != nil {
+		return nil, err
+	}
+	if err := etcdCerts(s.cfg.NodeIP); err != nil {
+		return nil, err
+	}
+	s.memberName = s.cfg.NodeName + "-" + randomHex(4)
+	if err := writeFileAtomic(etcdNameFile(), []byte(s.memberName+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	log.Printf("Managed etcd cluster initializing (member %s)", s.memberName)
+	_, exited, err := runEtcd(s.memberName, s.cfg.NodeIP,
+		s.memberName+"=https://"+s.cfg.NodeIP+":2380", "new", etcdLog)
+	return exited, err
+}
+
+// join does what a k3s server started with --server does: validate the token against the
+// cluster CA, fetch the bootstrap data (CAs) with the token, add itself as an etcd member
+// through the existing members, and start etcd with state "existing".
+func (s *server) join(etcdLog io.Writer) (<-chan error, error) {
+	if s.cfg.Token == "" {
+		return nil, errors.New("--token is required when joining a cluster with --server")
+	}
+	tok, err := parseToken(s.cfg.Token)
+	if err != nil {
+		return nil, err
+	}
+	bundle, err := fetchCACerts(s.cfg.Server)
+	if err != nil {
+		return nil, fmt.Errorf("failed to validate token: %w", err)
+	}
+	hash := caHash(bundle)
+	if tok.hash != "" && tok.hash != hash {
+		return nil, fmt.Errorf("failed to validate token: token CA hash does not match the Cluster CA certificate hash: %s != %s", tok.hash, hash)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(bundle)
+	hc := httpsClient(pool, nil)
+	var files map[string]string
+	if err := getJSON(hc, s.cfg.Server+"/v1-k3s/server-bootstrap", "server", tok.password, &files); err != nil {
+		return nil, fmt.Errorf("failed to get CA certs and bootstrap data: %w", err)
+	}
+	for name, content := range files {
+		if strings.ContainsAny(name, "/\\") {
+			return nil, fmt.Errorf("bootstrap: bad file name %q", name)
+		}
+		data, err := base64.StdEncoding.DecodeString(content)
+		if err != nil {
+			return nil, err
+		}
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(name, ".key") {
+			mode = 0o600
+		}
+		if err := writeFileAtomic(filepath.Join(tlsDir(), name), data, mode); err != nil {
+			return nil, err
+		}
+	}
+	s.secret = tok.password
+	if err := writeToken(hash, tok.password); err != nil {
+		return nil, err
+	}
+	if err := etcdCerts(s.cfg.NodeIP); err != nil {
+		return nil, err
+	}
+	var info struct {
+		Members []member `json:"members"`
+	}
+	if err := getJSON(hc, s.cfg.Server+"/db/info", "server", tok.password, &info); err != nil {
+		return nil, fmt.Errorf("failed to get etcd member list: %w", err)
+	}
+	var endpoints []string
+	for _, m := range info.Members {
+		endpoints = append(endpoints, m.ClientURLs...)
+	}
+	ec, err := newEtcdClient(endpoints)
+	if err != nil {
+		return nil, err
+	}
+	peerURL := "https://" + s.cfg.NodeIP + ":2380"
+	s.memberName = s.cfg.NodeName + "-" + randomHex(4)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, m := range info.Members {
+		for _, u := range m.PeerURLs {
+			if u == peerURL {
+				// A member left behind by an earlier life of this node (its data is gone).
+				log.Printf("removing stale etcd member %s (%s) with this node's peer URL", m.Name, m.ID)
+				if err := ec.removeMember(ctx, m.ID); err != nil {
+					return nil, fmt.Errorf("removing stale etcd member: %w", err)
+				}
+			}
+		}
+	}
+	// etcd refuses new members until every voting member has been connected for 5 s
+	// ("unhealthy cluster"), e.g. right after the previous server joined: retry (bounded).
+	var (
+		self    member
+		members []member
+	)
+	for addDeadline := time.Now().Add(90 * time.Second); ; {
+		actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
+		self, members, err = ec.addLearner(actx, peerURL)
+		acancel()
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "unhealthy cluster") || time.Now().After(addDeadline) {
+			return nil, fmt.Errorf("adding this server as an etcd learner: %w", err)
+		}
+		log.Printf("etcd cluster not ready for a new member (%v); retrying", err)
+		time.Sleep(time.Second)
+	}
+	var parts []string
+	for _, m := range members {
+		name := m.Name
+		if name == "" {
+			if len(m.PeerURLs) == 1 && m.PeerURLs[0] == peerURL {
+				name = s.memberName
+			} else {
+				return nil, fmt.Errorf("etcd has another member that has not started yet (%v): join one server at a time", m.PeerURLs)
+			}
+		}
+		for _, u := range m.PeerURLs {
+			parts = append(parts, name+"="+u)
+		}
+	}
+	if err := writeFileAtomic(etcdNameFile(), []byte(s.memberName+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	log.Printf("Adding learner %s=%s to etcd cluster [%s]", s.memberName, peerURL, strings.Join(parts, ","))
+	_, exited, err := runEtcd(s.memberName, s.cfg.NodeIP, strings.Join(parts, ","), "existing", etcdLog)
+	if err != nil {
+		return nil, err
+	}
+	// Promote this learner to a voting member once it has caught up (bounded).
+	deadline := time.Now().Add(180 * time.Second)
+	for {
+		pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := ec.promote(pctx, self.ID)
+		pcancel()
+		if err == nil {
+			log.Printf("etcd learner %s promoted to a voting member", s.memberName)
+			return exited, nil
+		}
+		select {
+		case e := <-exited:
+			return nil, fmt.Errorf("etcd exited while waiting to be promoted: %v", e)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("etcd learner %s was not promoted: %w", s.memberName, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func (s *server) servingTLS() (*tls.Config, error) {
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1"), net.ParseIP(s.cfg.NodeIP)}
+	if ip := firstServiceIP(s.cfg.ServiceCIDR); ip != nil {
+		ips = append(ips, ip)
+	}
+	dns := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+		"kubernetes.default.svc.cluster.local", s.cfg.NodeName}
+	for _, san := range s.cfg.TLSSANs {
+		if ip := net.ParseIP(san); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			dns = append(dns, san)
+		}
+	}
+	crt, key, err := s.serverCA.issue("kube-apiserver", nil, dns, ips, true, false)
+	if err != nil {
+		return nil, err
+	}
+	_ = writeFileAtomic(filepath.Join(tlsDir(), "serving-kube-apiserver.crt"), crt, 0o644)
+	_ = writeFileAtomic(filepath.Join(tlsDir(), "serving-kube-apiserver.key"), key, 0o600)
+	pair, err := keyPairFromPEM(crt, key)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, ClientAuth: tls.VerifyClientCertIfGiven,
+		ClientCAs: s.clientCA.pool(), MinVersion: tls.VersionTLS12}, nil
+}
+
+func firstServiceIP(cidr string) net.IP {
+	_, n, err := net.ParseCIDR(cidr)
+	if err != nil || n.IP.To4() == nil {
+		return nil
+	}
+	ip := n.IP.To4()
+	return net.IPv4(ip[0], ip[1], ip[2], ip[3]+1)
+}
+
+func (s *server) writeKubeconfig() error {
+	crt, key, err := s.clientCA.issue("system:admin", []string{"system:masters"}, nil, nil, false, true)
+	if err != nil {
+		return err
+	}
+	e := base64.StdEncoding.EncodeToString
+	text := fmt.Sprintf(`apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: %s
+    server: https://127.0.0.1:%d
+  name: default
+contexts:
+- context:
+    cluster: default
+    user: default
+  name: default
+current-context: default
+kind: Config
+preferences: {}
+users:
+- name: default
+  user:
+    client-certificate-data: %s
+    client-key-data: %s
+`, e(s.serverCA.certPEM), apiPort, e(crt), e(key))
+	mode := os.FileMode(0o600)
+	var m uint32
+	if _, err := fmt.Sscanf(s.cfg.KubeconfigMode, "%o", &m); err == nil && m <= 0o777 {
+		mode = os.FileMode(m)
+	}
+	return writeFileAtomic(s.cfg.KubeconfigPath, []byte(text), mode)
+}
+
+// nodePassword is /etc/rancher/node/password, created on first start as k3s does.
+func nodePassword() (string, error) {
+	p := filepath.Join(nodePassDir, "password")
+	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	pw := randomHex(16)
+	if err := os.MkdirAll(nodePassDir, 0o700); err != nil {
+		return "", err
+	}
+	return pw, writeFileAtomic(p, []byte(pw+"\n"), 0o600)
+}
+
+func notifyReady() {
+	if p := os.Getenv("K3S_STANDIN_NOTIFY"); p != "" {
+		_ = writeFileAtomic(p, []byte("READY=1\n"), 0o644)
+	}
+}
+
+// ---- the cluster state in etcd -------------------------------------------------------
+
+type address struct {
+	Type    string `json:"type"`
+	Address string `json:"address"`
+}
+
+type condition struct {
+	Type              string `json:"type"`
+	Status            string `json:"status"`
+	LastHeartbeatTime string `json:"lastHeartbeatTime,omitempty"`
+	Reason            string `json:"reason,omitempty"`
+	Message           string `json:"message,omitempty"`
+}
+
+type node struct {
+	Kind       string `json:"kind"`
+	APIVersion string `json:"apiVersion"`
+	Metadata   struct {
+		Name              string            `json:"name"`
+		UID               string            `json:"uid"`
+		CreationTimestamp string            `json:"creationTimestamp"`
+		Labels            map[string]string `json:"labels"`
+		Annotations       map[string]string `json:"annotations"`
+	} `json:"metadata"`
+	Spec struct {
+		PodCIDR       string `json:"podCIDR,omitempty"`
+		Unschedulable bool   `json:"unschedulable,omitempty"`
+	} `json:"spec"`
+	Status struct {
+		Addresses  []address         `json:"addresses"`
+		Conditions []condition       `json:"conditions"`
+		NodeInfo   map[string]string `json:"nodeInfo"`
+	} `json:"status"`
+}
+
+const (
+	nodesPrefix  = "/registry/minions/"
+	leasesPrefix = "/registry/leases/kube-node-lease/"
+	secretPrefix = "/registry/secrets/kube-system/"
+)
+
+func passwordKey(name string) string { return secretPrefix + name + ".node-password.k3s" }
+
+var errPasswordRejected = errors.New("Node password rejected, duplicate hostname or contents of '/etc/rancher/node/password' may not match server node-passwd entry, try enabling a unique node name with the --with-node-id flag")
+
+func (s *server) checkPassword(ctx context.Context, name, password string) error {
+	want := caHash([]byte(password))
+	have, ok, err := s.etcd.get(ctx, passwordKey(name))
+	if err != nil {
+		return err
+	}
+	if ok {
+		if subtle.ConstantTimeCompare([]byte(have), []byte(want)) != 1 {
+			return errPasswordRejected
+		}
+		return nil
+	}
+	return s.etcd.put(ctx, passwordKey(name), want)
+}
+
+// registerNode creates or refreshes a Node (and its lease).
+func (s *server) registerNode(ctx context.Context, name, ip, password string, isServer bool, from, url, user string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkPassword(ctx, name, password); err != nil {
+		return err
+	}
+	var n node
+	raw, ok, err := s.etcd.get(ctx, nodesPrefix+name)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC().Format(time.RFC3339)
+	if ok {
+		_ = json.Unmarshal([]byte(raw), &n)
+	} else {
+		n.Kind, n.APIVersion = "Node", "v1"
+		n.Metadata.Name = name
+		n.Metadata.UID = uuid()
+		n.Metadata.CreationTimestamp = now
+	}
+	if n.Metadata.Labels == nil {
+		n.Metadata.Labels = map[string]string{}
+	}
+	if n.Metadata.Annotations == nil {
+		n.Metadata.Annotations = map[string]string{}
+	}
+	l, a := n.Metadata.Labels, n.Metadata.Annotations
+	l["kubernetes.io/hostname"] = name
+	l["kubernetes.io/os"] = "linux"
+	l["kubernetes.io/arch"] = runtime.GOARCH
+	l["node.kubernetes.io/instance-type"] = "k3s"
+	a["k3s.io/internal-ip"] = ip
+	a["k3s.io/hostname"] = name
+	if isServer {
+		l["node-role.kubernetes.io/control-plane"] = "true"
+		l["node-role.kubernetes.io/master"] = "true"
+		l["node-role.kubernetes.io/etcd"] = "true"
+		a["etcd.k3s.cattle.io/node-name"] = s.memberName
+		a["etcd.k3s.cattle.io/node-address"] = ip
+	} else {
+		a["standin.k3s.io/registered-from"] = from
+		a["standin.k3s.io/server-url"] = url
+		a["standin.k3s.io/token-user"] = user
+	}
+	for _, kv := range s.cfg.NodeLabels {
+		if isServer {
+			k, v, _ := strings.Cut(kv, "=")
+			l[k] = v
+		}
+	}
+	n.Status.Addresses = []address{{"InternalIP", ip}, {"Hostname", name}}
+	n.Status.NodeInfo = map[string]string{"kubeletVersion": version, "kubeProxyVersion": version,
+		"containerRuntimeVersion": "none://stand-in", "operatingSystem": "linux", "architecture": runtime.GOARCH,
+		"osImage": "picluster lab Pi (k3s stand-in)"}
+	n.Status.Conditions = nil
+	b, _ := json.Marshal(n)
+	if err := s.etcd.put(ctx, nodesPrefix+name, string(b)); err != nil {
+		return err
+	}
+	return s.etcd.put(ctx, leasesPrefix+name, time.Now().UTC().Format(time.RFC3339Nano))
+}
+
+func uuid() string {
+	h := randomHex(16)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func (s *server) renewLeases(name string) {
+	for {
+		time.Sleep(10 * time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.etcd.put(ctx, leasesPrefix+name, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+			log.Printf("failed to renew node lease: %v", err)
+		}
+		cancel()
+	}
+}
+
+// withReady fills in the Ready condition from the node's lease, as the node controller
+// does (grace period 40 s).
+func (s *server) withReady(ctx context.Context, n *node) {
+	status, reason, hb := "Unknown", "NodeStatusUnknown", ""
+	if t, ok, err := s.etcd.get(ctx, leasesPrefix+n.Metadata.Name); err == nil && ok {
+		hb = t
+		if ts, err := time.Parse(time.RFC3339Nano, t); err == nil && time.Since(ts) < 40*time.Second {
+			status, reason = "True", "KubeletReady"
+		}
+	}
+	n.Status.Conditions = []condition{{Type: "Ready", Status: status, Reason: reason, LastHeartbeatTime: hb}}
+}
+
+func (s *server) getNode(ctx context.Context, name string) (*node, error) {
+	raw, ok, err := s.etcd.get(ctx, nodesPrefix+name)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errNotFound
+	}
+	var n node
+	if err := json.Unmarshal([]byte(raw), &n); err != nil {
+		return nil, err
+	}
+	s.withReady(ctx, &n)
+	return &n, nil
+}
+
+// deleteNode removes the Node, its lease and node password, and (for a server) its etcd
+// member, as k3s's controllers do.
+func (s *server) deleteNode(ctx context.Context, name string) error {
+	n, err := s.getNode(ctx, name)
+	if err != nil {
+		return err
+	}
+	for _, k := range []string{nodesPrefix + name, leasesPrefix + name, passwordKey(name)} {
+		if _, err := s.etcd.del(ctx, k); err != nil {
+			return err
+		}
+	}
+	if m := n.Metadata.Annotations["etcd.k3s.cattle.io/node-name"]; m != "" {
+		members, err := s.etcd.members(ctx)
+		if err != nil {
+			return err
+		}
+		for _, mem := range members {
+			if mem.Name == m {
+				log.Printf("removing etcd member %s of deleted node %s", m, name)
+				if err := s.etcd.removeMember(ctx, mem.ID); err != nil {
+					return fmt.Errorf("removing etcd member %s: %w", m, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// ---- HTTP ---------------------------------------------------------------------------
+
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/cacerts", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write(s.serverCA.certPEM)
+	})
+	mux.HandleFunc("/ping", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "pong") })
+	mux.HandleFunc("/v1-k3s/server-bootstrap", s.tokenAuth(false, s.bootstrap))
+	mux.HandleFunc("/db/info", s.tokenAuth(false, s.dbInfo))
+	mux.HandleFunc("/v1-k3s/stand-in/register", s.tokenAuth(true, s.registerAgent))
+	mux.HandleFunc("/v1-k3s/stand-in/lease", s.tokenAuth(true, s.renewAgentLease))
+	for _, p := range []string{"/readyz", "/livez", "/healthz"} {
+		mux.HandleFunc(p, s.certAuth(s.health))
+	}
+	mux.HandleFunc("/version", s.certAuth(func(w http.ResponseWriter, r *http.Request) {
+		major, minor := "1", ""
+		if parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3); len(parts) >= 2 {
+			major, minor = parts[0], parts[1]
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"major": major, "minor": minor, "gitVersion": version,
+			"gitCommit": "stand-in", "gitTreeState": "clean", "goVersion": runtime.Version(), "compiler": "gc",
+			"platform": runtime.GOOS + "/" + runtime.GOARCH})
+	}))
+	mux.HandleFunc("/api", s.certAuth(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"kind": "APIVersions", "versions": []string{"v1"}})
+	}))
+	mux.HandleFunc("/apis", s.certAuth(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"kind": "APIGroupList", "apiVersion": "v1", "groups": []any{}})
+	}))
+	mux.HandleFunc("/api/v1/nodes", s.certAuth(s.listNodes))
+	mux.HandleFunc("/api/v1/nodes/", s.certAuth(s.nodeItem))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if !clientCertOK(r) {
+			unauthorized(w)
+			return
+		}
+		status(w, http.StatusNotFound, "NotFound", "the server could not find the requested resource (stand-in)")
+	})
+	return mux
+}
+
+func clientCertOK(r *http.Request) bool { return r.TLS != nil && len(r.TLS.VerifiedChains) > 0 }
+
+func (s *server) certAuth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !clientCertOK(r) {
+			unauthorized(w) // k3s runs the apiserver with anonymous auth off
+			return
+		}
+		h(w, r)
+	}
+}
+
+func (s *server) tokenAuth(allowNode bool, h func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		user, pass, ok := r.BasicAuth()
+		good := ok && (user == "server" || allowNode && user == "node") &&
+			(subtle.ConstantTimeCompare([]byte(pass), []byte(s.secret)) == 1 ||
+				allowNode && user == "node" && s.agentPass != "" && subtle.ConstantTimeCompare([]byte(pass), []byte(s.agentPass)) == 1)
+		if !good {
+			log.Printf("refused %s %s from %s: token is not valid", r.Method, r.URL.Path, r.RemoteAddr)
+			unauthorized(w)
+			return
+		}
+		h(w, r, user)
+	}
+}
+
+func unauthorized(w http.ResponseWriter) {
+	status(w, http.StatusUnauthorized, "Unauthorized", "Unauthorized")
+}
+
+func status(w http.ResponseWriter, code int, reason, msg string) {
+	writeJSON(w, code, map[string]any{"kind": "Status", "apiVersion": "v1", "metadata": map[string]any{},
+		"status": "Failure", "message": msg, "reason": reason, "code": code})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	b, _ := json.MarshalIndent(v, "", "  ")
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func (s *server) bootstrap(w http.ResponseWriter, r *http.Request, _ string) {
+	files := map[string]string{}
+	for _, n := range caNames {
+		for _, ext := range []string{".crt", ".key"} {
+			b, err := os.ReadFile(filepath.Join(tlsDir(), n+ext))
+			if err != nil {
+				status(w, 500, "InternalError", err.Error())
+				return
+			}
+			files[n+ext] = base64.StdEncoding.EncodeToString(b)
+		}
+	}
+	writeJSON(w, http.StatusOK, files)
+}
+
+func (s *server) dbInfo(w http.ResponseWriter, r *http.Request, _ string) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	members, err := s.etcd.members(ctx)
+	if err != nil {
+		status(w, 503, "ServiceUnavailable", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"members": members})
+}
+
+type registration struct {
+	NodeIP    string `json:"nodeIP"`
+	ServerURL string `json:"serverURL"`
+}
+
+func (s *server) registerAgent(w http.ResponseWriter, r *http.Request, user string) {
+	if r.Method != http.MethodPost {
+		status(w, 405, "MethodNotAllowed", "POST only")
+		return
+	}
+	name, password := r.Header.Get("K3s-Node-Name"), r.Header.Get("K3s-Node-Password")
+	var reg registration
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&reg); err != nil || name == "" || password == "" || net.ParseIP(reg.NodeIP) == nil {
+		status(w, 400, "BadRequest", "node name, node password and node IP are required")
+		return
+	}
+	from, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	if err := s.registerNode(ctx, name, reg.NodeIP, password, false, from, reg.ServerURL, user); err != nil {
+		if errors.Is(err, errPasswordRejected) {
+			status(w, http.StatusForbidden, "Forbidden", err.Error())
+		} else {
+			status(w, 503, "ServiceUnavailable", err.Error())
+		}
+		return
+	}
+	log.Printf("agent %s (%s) registered via %s from %s", name, reg.NodeIP, reg.ServerURL, from)
+	writeJSON(w, http.StatusOK, map[string]string{"node": name})
+}
+
+func (s *server) renewAgentLease(w http.ResponseWriter, r *http.Request, _ string) {
+	name, password := r.Header.Get("K3s-Node-Name"), r.Header.Get("K3s-Node-Password")
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	have, ok, err := s.etcd.get(ctx, passwordKey(name))
+	if err != nil {
+		status(w, 503, "ServiceUnavailable", err.Error())
+		return
+	}
+	if !ok {
+		status(w, http.StatusNotFound, "NotFound", fmt.Sprintf("nodes %q not found", name))
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(have), []byte(caHash([]byte(password)))) != 1 {
+		status(w, http.StatusForbidden, "Forbidden", errPasswordRejected.Error())
+		return
+	}
+	if _, err := s.getNode(ctx, name); err != nil {
+		status(w, http.StatusNotFound, "NotFound", fmt.Sprintf("nodes %q not found", name))
+		return
+	}
+	if err := s.etcd.put(ctx, leasesPrefix+name, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		status(w, 503, "ServiceUnavailable", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"node": name})
+}
+
+func (s *server) health(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/livez" {
+		_, _ = io.WriteString(w, "ok")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, _, err := s.etcd.get(ctx, "/registry/health"); err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, "[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed\n")
+		return
+	}
+	_, _ = io.WriteString(w, "ok")
+}
+
+func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		status(w, 405, "MethodNotAllowed", "only GET on the collection")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	kvs, err := s.etcd.list(ctx, nodesPrefix)
+	if err != nil {
+		status(w, 500, "InternalError", err.Error())
+		return
+	}
+	items := []node{}
+	for _, k := range kvs {
+		var n node
+		if json.Unmarshal([]byte(k.Value), &n) == nil {
+			s.withReady(ctx, &n)
+			items = append(items, n)
+		}
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].Metadata.Name < items[j].Metadata.Name })
+	writeJSON(w, http.StatusOK, map[string]any{"kind": "NodeList", "apiVersion": "v1", "metadata": map[string]any{}, "items": items})
+}
+
+func (s *server) nodeItem(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/api/v1/nodes/")
+	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
+	defer cancel()
+	notFound := func() { status(w, http.StatusNotFound, "NotFound", fmt.Sprintf("nodes %q not found", name)) }
+	switch r.Method {
+	case http.MethodGet:
+		n, err := s.getNode(ctx, name)
+		if errors.Is(err, errNotFound) {
+			notFound()
+			return
+		} else if err != nil {
+			status(w, 500, "InternalError", err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, n)
+	case http.MethodDelete:
+		err := s.deleteNode(ctx, name)
+		if errors.Is(err, errNotFound) {
+			notFound()
+			return
+		} else if err != nil {
+			status(w, 500, "InternalError", err.Error())
+			return
+		}
+		log.Printf("node %s deleted", name)
+		writeJSON(w, http.StatusOK, map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Success",
+			"details": map[string]string{"name": name, "kind": "nodes"}})
+	case http.MethodPatch:
+		var patch struct {
+			Spec struct {
+				Unschedulable *bool `json:"unschedulable"`
+			} `json:"spec"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&patch); err != nil {
+			status(w, 400, "BadRequest", err.Error())
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		raw, ok, err := s.etcd.get(ctx, nodesPrefix+name)
+		if err != nil {
+			status(w, 500, "InternalError", err.Error())
+			return
+		}
+		if !ok {
+			notFound()
+			return
+		}
+		var n node
+		_ = json.Unmarshal([]byte(raw), &n)
+		if patch.Spec.Unschedulable != nil {
+			n.Spec.Unschedulable = *patch.Spec.Unschedulable
+			if n.Spec.Unschedulable {
+				log.Printf("node %s cordoned", name)
+			} else {
+				log.Printf("node %s uncordoned", name)
+			}
+		}
+		b, _ := json.Marshal(n)
+		if err := s.etcd.put(ctx, nodesPrefix+name, string(b)); err != nil {
+			status(w, 500, "InternalError", err.Error())
+			return
+		}
+		s.withReady(ctx, &n)
+		writeJSON(w, http.StatusOK, n)
+	default:
+		status(w, 405, "MethodNotAllowed", "GET, DELETE or PATCH")
+	}
+}
+
+// ---- client helpers (joining servers, agents) -----------------------------------------
+
+func httpsClient(pool *x509.CertPool, certs []tls.Certificate) *http.Client {
+	tr := &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: pool, Certificates: certs, MinVersion: tls.VersionTLS12},
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 5 * time.Second,
+	}
+	if pool == nil {
+		tr.TLSClientConfig.InsecureSkipVerify = true // only for /cacerts, checked against the token's hash
+	}
+	return &http.Client{Transport: tr, Timeout: 15 * time.Second}
+}
+
+func fetchCACerts(serverURL string) ([]byte, error) {
+	res, err := httpsClient(nil, nil).Get(strings.TrimSuffix(serverURL, "/") + "/cacerts")
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s/cacerts: %s", serverURL, res.Status)
+	}
+	return io.ReadAll(io.LimitReader(res.Body, 1<<20))
+}
+
+func getJSON(hc *http.Client, url, user, pass string, out any) error {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.SetBasicAuth(user, pass)
+	res, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+	if res.StatusCode == http.StatusUnauthorized {
+		return fmt.Errorf("token is not valid: %s %s", url, res.Status)
+	}
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s: %s", url, res.Status, strings.TrimSpace(string(body)))
+	}
+	return json.Unmarshal(body, out)
+}
+
+type prefixWriter struct {
+	prefix string
+	w      io.Writer
+	mu     sync.Mutex
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if line != "" {
+			_, _ = io.WriteString(p.w, p.prefix+line)
+		}
+	}
+	return len(b), nil
+}
