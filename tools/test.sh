@@ -41,6 +41,8 @@ node_suite() { # <label> <concurrency> <files...>
   rc=${PIPESTATUS[0]}
   p=$(grep -E '^ℹ pass [0-9]+' "$log" | tail -1 | awk '{print $3}')
   fl=$(grep -E '^ℹ fail [0-9]+' "$log" | tail -1 | awk '{print $3}')
+  # A test cancelled because its setup failed did not pass: count it as failed.
+  fl=$(( ${fl:-0} + $(grep -E '^ℹ cancelled [0-9]+' "$log" | tail -1 | awk '{print $3}' || echo 0) ))
   rm -f "$log"
   count "$label" "$rc" "${p:-0}" "${fl:-0}"
 }

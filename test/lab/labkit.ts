@@ -1,6 +1,7 @@
 // Helpers for the lab's end-to-end tests and benchmark: drive test/lab/lab (simulated Pis)
 // and the real Pulumi CLI on the lab's stack, read the Pis' state, talk to the cluster's
 // API through the VIP with the kubeconfig the stack exports. Every call is bounded.
+import { createHash } from "node:crypto";
 import { spawn, spawnSync, SpawnSyncReturns } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { request } from "node:https";
@@ -9,7 +10,10 @@ import assert from "node:assert/strict";
 
 export const REPO = resolve(__dirname, "..", "..");
 export const LAB = join(REPO, "test", "lab", "lab");
-export const LAB_HOME = process.env.PILAB_HOME ?? join(REPO, ".lab");
+/** Same rule as test/lab/lab: a checkout below a folder the Pis overlay keeps its lab in /srv. */
+export const LAB_HOME = process.env.PILAB_HOME ?? (/^\/(tmp|run|var|etc|root|usr\/local)\//.test(`${REPO}/`)
+    ? `/srv/pilab/${createHash("sha256").update(REPO).digest("hex").slice(0, 12)}`
+    : join(REPO, ".lab"));
 /** The program's files, copied once per lab so a run sees one consistent program. */
 const PROGRAM_FILES = ["Pulumi.yaml", "index.ts", "config.ts", "package.json", "tsconfig.json", "inventory", "render", "components"];
 
