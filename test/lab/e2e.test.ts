@@ -8,7 +8,7 @@ import { after, before, describe, it, TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, existsSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { agentCheck, apiGet, Lab, parseKubeconfig, processTree, REPO, show, sleep, stepsOf } from "./labkit";
+import { agentCheck, apiGet, Lab, LAB_HOME, parseKubeconfig, processTree, REPO, show, sleep, stepsOf } from "./labkit";
 
 const lab = new Lab("e2e", join(__dirname, "specs", "small.spec"));
 const canRun = process.getuid?.() === 0 && existsSync(join(REPO, ".toolchain", "bin", "pulumi"));
@@ -125,7 +125,7 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         // Wrong secret (right CA hash) and wrong CA hash, from a spare Pi; then clean it up.
         const bad = serverToken.replace(/::server:.*/, "::server:not-the-secret");
         const wrongHash = `K10${"0".repeat(64)}${serverToken.slice(67)}`;
-        const bin = join(REPO, ".lab", "k3s-standin", "k3s");
+        const bin = join(LAB_HOME, "k3s-standin", "k3s");
         const s1 = lab.pi("t-s1").address;
         const agent = lab.exec("t-a4", `timeout 6 ${bin} agent --server https://${s1}:6443 --token '${bad}' 2>&1; rm -rf /etc/rancher /var/lib/rancher`, 30_000);
         assert.match(agent.stdout, /token is not valid/, show(agent));
@@ -334,7 +334,7 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         converged = false;
         // The stand-in's install.sh holds on t-s1 with k3s installed and enabled but not
         // started; the CLI and everything it started are killed right there.
-        const bundle = join(REPO, ".lab", "k3s-standin");
+        const bundle = join(LAB_HOME, "k3s-standin");
         const hold = join(bundle, "hold.t-s1");
         const held = join(bundle, "held.t-s1");
         rmSync(held, { force: true });
