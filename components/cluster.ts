@@ -26,7 +26,6 @@ export interface ClusterArgs {
 }
 
 export interface Cluster {
-    readonly pis: ReadonlyMap<string, Pi>;
     readonly servers: ServerGroup;
     readonly loadBalancer: LoadBalancer;
     readonly agents: AgentPool;
@@ -73,7 +72,7 @@ export function buildCluster(args: ClusterArgs): Cluster {
         triggers: [[...inv.servers, ...inv.agents].map((h) => h.name).join(",")],
     }, { dependsOn: [...servers.installs, ...agents.installs] });
     return {
-        pis, servers, loadBalancer, agents, apiUrl,
+        servers, loadBalancer, agents, apiUrl,
         kubeconfig: pulumi.secret(pulumi.all([servers.kubeconfig, apiUrl]).apply(([k, url]) => rewriteKubeconfig(k, url))),
         nodes: listNodes.stdout.apply((out) => out.split("\n").map((l) => l.trim()).filter((l) => l.length > 0)),
         statsUrls: inv.loadBalancers.map((h) => `http://${h.address}:${STATS_PORT}/`),

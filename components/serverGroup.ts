@@ -74,7 +74,7 @@ export class ServerGroup extends pulumi.ComponentResource {
                 connection: server.connection,
                 create: asRoot(renderK3sInstallScript({
                     role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: true,
-                    serverUrl: firstUrl, readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
+                    readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
                     configYaml: renderK3sConfig({ kind: "joining-server", nodeName: server.name, nodeIp: server.address, joinUrl: firstUrl, tlsSans: args.tlsSans, k3s: args.k3s }),
                 })),
                 delete: asRoot(renderK3sUninstallScript({ role: "server", nodeName: server.name, leaveCluster: true })),

@@ -166,7 +166,7 @@ export interface K3sInstallInput {
     readonly configYaml: string;
     /** Joiners read the join token from stdin; the first server creates it. */
     readonly tokenOnStdin: boolean;
-    /** Agents and joining servers: the URL they register with. */
+    /** Agents: the URL they register with (servers take theirs from config.yaml). */
     readonly serverUrl?: string;
     readonly readyTimeoutSeconds: number;
 }
