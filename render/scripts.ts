@@ -390,21 +390,35 @@ export function renderAgentCheckRemoveScript(): string {
 }
 
 /**
- * Runs on the operator's machine after preparation: when that scheduled a reboot,
- * wait for the Pi to go down and for its SSH port to answer again (bounded).
+ * Runs on the operator's machine after preparation: when that scheduled a reboot (3 s after it
+ * returned), wait until the Pi's SSH port stops answering, then until it answers again, both
+ * bounded. Watching for the port to go down, rather than sleeping a fixed time first, returns as
+ * soon as the Pi is back and can never mistake the still-running old system for the new one;
+ * two refusals in a row are required so that one lost probe is not taken for the reboot.
  */
 export function renderAwaitRebootScript(input: { host: string; port: number; timeoutSeconds: number }): string {
+    const probe = `timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' ${shq(input.host)} ${input.port} 2>/dev/null`;
     return script(
         `case "\${PREPARE_OUTPUT:-}" in *${shq(REBOOT_MARKER)}*) ;; *) exit 0 ;; esac`,
         `echo "picluster: waiting for ${input.host} to reboot"`,
-        "sleep 15",
+        // A Pi stops within systemd's 90 s stop timeout; then it has the rest to boot.
+        `down_deadline=$(( SECONDS + ${Math.min(120, input.timeoutSeconds)} ))`,
         `deadline=$(( SECONDS + ${input.timeoutSeconds} ))`,
-        `until timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1"' ${shq(input.host)} ${input.port} 2>/dev/null; do`,
+        "down=0",
+        "while [ \"$down\" -lt 2 ]; do",
+        `  if ${probe}; then down=0; else down=$(( down + 1 )); fi`,
+        "  if [ \"$SECONDS\" -ge \"$down_deadline\" ]; then",
+        `    echo "picluster: ${input.host} still answered on port ${input.port} ${Math.min(120, input.timeoutSeconds)}s after its reboot was scheduled: reboot it by hand, then run pulumi up again" >&2`,
+        "    exit 1",
+        "  fi",
+        "  sleep 0.5",
+        "done",
+        `until ${probe}; do`,
         "  if [ \"$SECONDS\" -ge \"$deadline\" ]; then",
         `    echo "picluster: ${input.host} did not answer on port ${input.port} within ${input.timeoutSeconds}s after its reboot" >&2`,
         "    exit 1",
         "  fi",
-        "  sleep 3",
+        "  sleep 1",
         "done",
         `echo "picluster: ${input.host} is back"`,
     );
