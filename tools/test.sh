@@ -60,7 +60,7 @@ go_suite() { # <module dir>
 check "typecheck (tsc --noEmit)" node_modules/.bin/tsc --noEmit -p .
 check "lint (eslint with @pulumi/eslint-plugin)" node_modules/.bin/eslint .
 node_suite "unit and render tests" 2 test/unit/*.test.ts test/render/*.test.ts
-for mod in test/stand-ins/*/ test/lab/k3s-standin/; do
+for mod in test/stand-ins/*/ test/lab/k3s-standin/ test/streaming/viewers/; do
   [[ -f "$mod/go.mod" ]] && ls "$mod"/*_test.go >/dev/null 2>&1 && go_suite "$mod"
 done
 node_suite "real Pulumi engine tests" 1 test/engine/*.test.ts

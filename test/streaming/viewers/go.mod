@@ -1,0 +1,3 @@
+module picluster/test/streaming/viewers
+
+go 1.24
