@@ -105,7 +105,9 @@ async function bench(spec: string, name: string, parallels: string[]): Promise<F
 
 async function main(): Promise<void> {
     const args = process.argv.slice(2);
-    let parallels = ["default", "64"];
+    // The CLI's own default (4 steps per CPU), given explicitly because tools/pulumi raises it,
+    // against tools/pulumi's default (PULUMI_PARALLEL=64).
+    let parallels = [String(4 * cpus().length), "default"];
     const pi = args.indexOf("--parallel");
     if (pi >= 0) {
         parallels = args[pi + 1].split(",");
@@ -124,7 +126,7 @@ async function main(): Promise<void> {
     }
     const f = (n: number) => n.toFixed(1).padStart(7);
     console.log("\nlab benchmark: the real `pulumi up` of the program against simulated Pis (k3s stand-in), " +
-        `${cpus().length} CPUs; the CLI's default --parallel is 4 per CPU`);
+        `${cpus().length} CPUs; the CLI's own default --parallel is 4 per CPU (${4 * cpus().length} here); "default" is tools/pulumi's, PULUMI_PARALLEL=${process.env.PULUMI_PARALLEL ?? 64}`);
     console.log("  Pis  --parallel  resources  up from empty (s)  engine span (s)  critical path (s)  wall/critical  span/critical  no-change up (s)");
     for (const x of figures) {
         console.log(`  ${String(x.pis).padStart(3)}  ${x.parallel.padStart(10)}  ${String(x.resources).padStart(9)}  ${f(x.wall)}            ${f(x.span)}          ${f(x.critical)}            ${(x.wall / x.critical).toFixed(2).padStart(5)}          ${(x.span / x.critical).toFixed(2).padStart(5)}         ${f(x.noChange)}`);
