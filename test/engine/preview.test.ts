@@ -5,39 +5,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import * as pulumi from "@pulumi/pulumi";
-import { parseInventory } from "../../inventory/schema";
-import { buildCluster } from "../../components/cluster";
-import { StreamingPlatform } from "../../components/streaming";
-import { installStrictMocks, settle, resolve } from "../unit/mocks";
+import { declaredResourceCount, previewCreates, stackConfig } from "./declared";
 import { PROGRAM_FILES, REPO, show, workspace } from "./harness";
 
 const FAKE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-real-key\n-----END OPENSSH PRIVATE KEY-----\n";
 
-/** Resources the program declares for an inventory, counted by running it under mocks. */
-async function declaredResourceCount(raw: Record<string, unknown>): Promise<number> {
-    const registered = installStrictMocks({ preview: true });
-    const inventory = parseInventory(raw);
-    const cluster = buildCluster({
-        inventory, sshPrivateKey: pulumi.secret("k"), statsPassword: pulumi.secret("p"), vrrpPassword: pulumi.secret("v"),
-    });
-    if (inventory.streaming.enabled) {
-        // As index.ts wires it.
-        new StreamingPlatform("streaming", {
-            kubeconfig: cluster.kubeconfig, settings: inventory.streaming,
-            defaultAddress: inventory.servers[0].address, clusterReady: [cluster.servers, cluster.loadBalancer, cluster.agents],
-        });
-    }
-    await resolve(cluster.apiUrl);
-    await settle();
-    // + the stack itself and the two random passwords that index.ts declares.
-    return registered.length + 1 + 2;
-}
-
-function previewCreates(stdout: string): number {
-    const m = /\+ (\d+) to create/.exec(stdout);
-    assert.ok(m, `no "N to create" in:\n${stdout}`);
-    return Number(m[1]);
+function createsOf(stdout: string): number {
+    const n = previewCreates(stdout);
+    assert.ok(n !== undefined, `no "N to create" in:\n${stdout}`);
+    return n;
 }
 
 test("given the dev stack and no reachable host, preview succeeds offline with every declared resource", async () => {
@@ -51,7 +27,7 @@ test("given the dev stack and no reachable host, preview succeeds offline with e
         const seconds = (Date.now() - started) / 1000;
         assert.equal(r.status, 0, show(r));
         const expected = await declaredResourceCount(stackConfig(ws.pulumi(["config", "--json", "-s", "dev"]).stdout));
-        assert.equal(previewCreates(r.stdout), expected, show(r));
+        assert.equal(createsOf(r.stdout), expected, show(r));
         assert.ok(!r.stdout.includes("not-a-real-key") && !r.stderr.includes("not-a-real-key"), "the key never appears in output");
         console.log(`preview of the dev stack: ${seconds.toFixed(1)} s, ${expected} resources`);
     } finally {
@@ -99,17 +75,4 @@ test("given a stack whose SSH key is stored in plain text, preview refuses it", 
 
 function readRawYaml(path: string): string {
     return readFileSync(path, "utf8");
-}
-
-/** `pulumi config --json` back into the shape the program validates. */
-function stackConfig(json: string): Record<string, unknown> {
-    const raw: Record<string, unknown> = {};
-    const all = JSON.parse(json) as Record<string, { value?: string; objectValue?: unknown; secret?: boolean }>;
-    for (const [key, v] of Object.entries(all)) {
-        if (!key.startsWith("picluster:")) continue;
-        const name = key.slice("picluster:".length);
-        if (v.secret) raw[name] = "<secret>";
-        else if (v.value !== "") raw[name] = v.objectValue ?? v.value;
-    }
-    return raw;
 }
