@@ -2,6 +2,7 @@
 // Everything here is pure (no Pulumi calls) so that every refusal can be tested
 // without an engine, and so that bad input is refused before any resource exists.
 import { z } from "zod";
+import { DNS_LABEL, IPV4 } from "./patterns";
 import { streamingSchema, StreamingSettings } from "./streaming";
 
 /** The config namespace: keys are written `picluster:<key>` in Pulumi.<stack>.yaml. */
@@ -10,9 +11,6 @@ export const CONFIG_NAMESPACE = "picluster";
 export const ROLES = ["server", "agent", "loadbalancer"] as const;
 export type Role = (typeof ROLES)[number];
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-// A hostname label (RFC 1123): k3s uses it as the node name, so it must be one.
-const HOSTNAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 // k3s release tags look like v1.33.5+k3s1; a channel name ("stable") is not a pin.
 const K3S_VERSION = /^v\d+\.\d+\.\d+\+k3s\d+$/;
 const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
@@ -25,7 +23,7 @@ const ipv4 = () =>
 
 const hostSchema = z.strictObject({
     name: z.string({ error: "is required: the Pi's hostname, e.g. rasp00" })
-        .regex(HOSTNAME, { message: "must be a lowercase hostname (letters, digits, '-'; at most 63 characters), e.g. rasp00" }),
+        .regex(DNS_LABEL, { message: "must be a lowercase hostname (letters, digits, '-'; at most 63 characters), e.g. rasp00" }),
     address: ipv4(),
     role: z.enum(ROLES, { error: `must be one of ${ROLES.join(", ")}` }),
     hostKey: z.string().regex(HOST_KEY, {

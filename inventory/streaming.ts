@@ -3,10 +3,7 @@
 // Every field has a default, so `picluster:streaming: {}` (or no key at all) deploys the platform
 // with settings that fit a Raspberry Pi 3B+ (1 GiB RAM, 4 Cortex-A53 cores).
 import { z } from "zod";
-
-const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+import { DNS_LABEL, DNS_NAME, IPV4 } from "./patterns";
 // [registry[:port]/]path[:tag][@sha256:digest], Docker's reference grammar (lowercase path).
 const IMAGE_REF = /^(?:(?<registry>[a-zA-Z0-9.-]+(?::\d+)?)\/)?(?<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::(?<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?<digest>sha256:[a-f0-9]{64}))?$/;
 const CPU = /^([1-9]\d{0,4}m|\d{1,2}(\.\d{1,3})?)$/;

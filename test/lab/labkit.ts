@@ -5,17 +5,16 @@ import { createHash } from "node:crypto";
 import { spawn, spawnSync, SpawnSyncReturns } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { request } from "node:https";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import assert from "node:assert/strict";
+import { PROGRAM_FILES, REPO } from "../engine/harness";
 
-export const REPO = resolve(__dirname, "..", "..");
+export { REPO };
 export const LAB = join(REPO, "test", "lab", "lab");
 /** Same rule as test/lab/lab: a checkout below a folder the Pis overlay keeps its lab in /srv. */
 export const LAB_HOME = process.env.PILAB_HOME ?? (/^\/(tmp|run|var|etc|root|usr\/local)\//.test(`${REPO}/`)
     ? `/srv/pilab/${createHash("sha256").update(REPO).digest("hex").slice(0, 12)}`
     : join(REPO, ".lab"));
-/** The program's files, copied once per lab so a run sees one consistent program. */
-const PROGRAM_FILES = ["Pulumi.yaml", "index.ts", "config.ts", "package.json", "tsconfig.json", "inventory", "render", "components"];
 
 export interface Pi {
     readonly name: string;
@@ -80,7 +79,9 @@ export class Lab {
         mkdirSync(this.project, { recursive: true });
         // PILAB_PROGRAM: run the lab against another copy of the program (e.g. a proposed change).
         const source = process.env.PILAB_PROGRAM ?? REPO;
-        for (const f of PROGRAM_FILES) cpSync(join(source, f), join(this.project, f), { recursive: true });
+        // The program's files, copied once per lab so a run sees one consistent program (the
+        // engine tests' list; their workspaces add tsconfig.json themselves, this copy must too).
+        for (const f of [...PROGRAM_FILES, "tsconfig.json"]) cpSync(join(source, f), join(this.project, f), { recursive: true });
         symlinkSync(join(REPO, "node_modules"), join(this.project, "node_modules"));
         this.pis = readFileSync(join(this.dir, "pis.tsv"), "utf8").trim().split("\n").map((l) => {
             const [name, address, role, boot, spare] = l.split(" ");

@@ -18,14 +18,13 @@ import (
 // from the server it measures.
 type conn struct {
 	addr    string
-	host    string
 	timeout time.Duration
 	c       net.Conn
 	r       *bufio.Reader
 }
 
 func newConn(addr string, timeout time.Duration) *conn {
-	return &conn{addr: addr, host: addr, timeout: timeout}
+	return &conn{addr: addr, timeout: timeout}
 }
 
 // get sends GET path and reads the answer: the body when keep, else it is counted and dropped.
@@ -45,7 +44,7 @@ func (k *conn) get(path string, keep bool) (status int, body []byte, size int64,
 	if err = k.c.SetDeadline(time.Now().Add(k.timeout)); err != nil {
 		return 0, nil, 0, err
 	}
-	if _, err = io.WriteString(k.c, "GET "+path+" HTTP/1.1\r\nHost: "+k.host+"\r\n\r\n"); err != nil {
+	if _, err = io.WriteString(k.c, "GET "+path+" HTTP/1.1\r\nHost: "+k.addr+"\r\n\r\n"); err != nil {
 		return 0, nil, 0, err
 	}
 	status, length, err := k.readHead()
