@@ -1,42 +1,14 @@
-// Wiring only: read the validated stack settings, build one Pi component per host,
-// then the control plane, the load balancer(s) and the agents, and export how to
-// reach the cluster. See README.md for the dependency graph.
-import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
+// The program's entry point: read the validated stack settings (config.ts, the only reader of
+// Pulumi config), build the whole stack (components/stack.ts), export how to reach it.
 import { loadStackSettings } from "./config";
-import { buildCluster } from "./components/cluster";
-import { StreamingPlatform } from "./components/streaming";
+import { buildStack } from "./components/stack";
 
-const settings = loadStackSettings();
+const stack = buildStack(loadStackSettings());
 
-const statsPassword = new random.RandomPassword("haproxy-stats-password", { length: 24, special: false });
-// keepalived's PASS authentication takes at most 8 characters.
-const vrrpPassword = new random.RandomPassword("vrrp-password", { length: 8, special: false });
-
-const cluster = buildCluster({
-    inventory: settings.inventory,
-    sshPrivateKey: settings.sshPrivateKey,
-    statsPassword: statsPassword.result,
-    vrrpPassword: vrrpPassword.result,
-});
-
-export const apiEndpoint = cluster.apiUrl;
-export const kubeconfig = cluster.kubeconfig;
-export const nodes = cluster.nodes;
-export const haproxyStats = cluster.statsUrls;
-export const haproxyStatsPassword = pulumi.secret(statsPassword.result);
-
-// The video platform, deployed through a Kubernetes provider built from the cluster's
-// kubeconfig output, so it waits for the cluster and is destroyed before it.
-const streamingSettings = settings.inventory.streaming;
-const streaming = streamingSettings.enabled
-    ? new StreamingPlatform("streaming", {
-        kubeconfig: cluster.kubeconfig,
-        settings: streamingSettings,
-        // ServiceLB and Traefik answer on every node; the first server is one.
-        defaultAddress: settings.inventory.servers[0].address,
-        clusterReady: [cluster.servers, cluster.loadBalancer, cluster.agents],
-    })
-    : undefined;
-export const streamingIngestUrl = streaming?.ingestUrl;
-export const streamingPlayerUrl = streaming?.playerUrl;
+export const apiEndpoint = stack.apiEndpoint;
+export const kubeconfig = stack.kubeconfig;
+export const nodes = stack.nodes;
+export const haproxyStats = stack.haproxyStats;
+export const haproxyStatsPassword = stack.haproxyStatsPassword;
+export const streamingIngestUrl = stack.streamingIngestUrl;
+export const streamingPlayerUrl = stack.streamingPlayerUrl;
