@@ -3,13 +3,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { Inventory, Role } from "../inventory/schema";
-import { asRoot } from "../render/shell";
-import { renderListNodesScript } from "../render/scripts";
-import { STATS_PORT } from "../render/haproxyCfg";
-import { Pi } from "./pi";
-import { ServerGroup } from "./serverGroup";
-import { AgentPool } from "./agentPool";
-import { LoadBalancer } from "./loadBalancer";
+import { API_PORT, STATS_PORT } from "../inventory/wellKnown";
+import { asRoot } from "./shared/bash";
+import { Pi } from "./pi/pi";
+import { ServerGroup } from "./k3s/serverGroup";
+import { AgentPool } from "./k3s/agentPool";
+import { renderListNodesScript } from "./k3s/scripts";
+import { LoadBalancer } from "./loadBalancer/loadBalancer";
 
 /** What each role needs installed; k3s itself comes from its install script. */
 export const PACKAGES_BY_ROLE: Record<Role, readonly string[]> = {
@@ -37,7 +37,7 @@ export interface Cluster {
 }
 
 export function rewriteKubeconfig(k3sYaml: string, apiUrl: string): string {
-    return k3sYaml.replace(/server: https:\/\/(127\.0\.0\.1|localhost|\[::1\]):6443/g, `server: ${apiUrl}`);
+    return k3sYaml.replace(new RegExp(`server: https://(127\\.0\\.0\\.1|localhost|\\[::1\\]):${API_PORT}`, "g"), `server: ${apiUrl}`);
 }
 
 export function buildCluster(args: ClusterArgs): Cluster {

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { StackSettings } from "../config";
 import { buildCluster, Cluster } from "./cluster";
-import { StreamingPlatform } from "./streaming";
+import { StreamingPlatform } from "./streaming/platform";
 
 export interface StackOutputs {
     readonly cluster: Cluster;

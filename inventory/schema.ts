@@ -4,9 +4,11 @@
 import { z } from "zod";
 import { DNS_LABEL, IPV4 } from "./patterns";
 import { streamingSchema, StreamingSettings } from "./streaming";
+import { CONFIG_NAMESPACE, describeIssues, InventoryError, keyPath } from "./issues";
+import { API_PORT, DEFAULT_AGENT_CHECK_PORT } from "./wellKnown";
 
-/** The config namespace: keys are written `picluster:<key>` in Pulumi.<stack>.yaml. */
-export const CONFIG_NAMESPACE = "picluster";
+// Config keys are written `picluster:<key>` in Pulumi.<stack>.yaml; refusals are worded in issues.ts.
+export { CONFIG_NAMESPACE, InventoryError };
 
 export const ROLES = ["server", "agent", "loadbalancer"] as const;
 export type Role = (typeof ROLES)[number];
@@ -15,7 +17,12 @@ export type Role = (typeof ROLES)[number];
 const K3S_VERSION = /^v\d+\.\d+\.\d+\+k3s\d+$/;
 const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
 // `ssh-keyscan` output minus the host name: "<type> <base64>".
-const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$/;
+const HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$/;
+// The SSH client of @pulumi/command (golang.org/x/crypto/ssh, pulumi-command v1.2.1
+// provider/pkg/provider/remote/connection.go) offers exactly the pinned key's type as the host-key
+// algorithm; for an RSA key that is "ssh-rsa" (SHA-1 signatures), which OpenSSH 8.8 and later
+// (Raspberry Pi OS Bookworm has 9.2) refuse: the connection could never be made.
+const RSA_PIN = "is an ssh-rsa key, which cannot be pinned: the SSH client of @pulumi/command would only accept it with SHA-1 signatures, which OpenSSH 8.8 and later (Raspberry Pi OS Bookworm) refuse, so every connection would fail; pin the Pi's ed25519 key instead: `ssh-keyscan -t ed25519 <address>`, without the leading address";
 
 const ipv4 = () =>
     z.string({ error: "must be an IPv4 address written as text, e.g. \"10.10.50.194\"" })
@@ -26,9 +33,12 @@ const hostSchema = z.strictObject({
         .regex(DNS_LABEL, { message: "must be a lowercase hostname (letters, digits, '-'; at most 63 characters), e.g. rasp00" }),
     address: ipv4(),
     role: z.enum(ROLES, { error: `must be one of ${ROLES.join(", ")}` }),
-    hostKey: z.string().regex(HOST_KEY, {
-        message: "must be the host's public key as '<type> <base64>', e.g. the output of `ssh-keyscan -t ed25519 <address>` without the leading address",
-    }).optional(),
+    hostKey: z.string()
+        // Checked first: an RSA key has the right shape but can never be used (see RSA_PIN).
+        .refine((k) => !k.startsWith("ssh-rsa "), { message: RSA_PIN, abort: true })
+        .regex(HOST_KEY, {
+            message: "must be the host's public key as '<type> <base64>', e.g. the output of `ssh-keyscan -t ed25519 <address>` without the leading address",
+        }).optional(),
 });
 
 const k3sSchema = z.strictObject({
@@ -51,7 +61,7 @@ const k3sSchema = z.strictObject({
 });
 
 const loadBalancerSchema = z.strictObject({
-    agentCheckPort: z.number().int().min(1).max(65535).default(9707),
+    agentCheckPort: z.number().int().min(1).max(65535).default(DEFAULT_AGENT_CHECK_PORT),
     // The agent-check keeps full weight up to and including this 5-minute load per CPU (%).
     busyPercent: z.number().int().min(1).max(1000).default(90),
     // Above busyPercent the weight falls linearly and reaches its floor at this load.
@@ -80,7 +90,7 @@ export const rawInventorySchema = z.strictObject({
     ssh: sshSchema,
     k3s: k3sSchema,
     loadBalancer: loadBalancerSchema.default({
-        agentCheckPort: 9707, busyPercent: 90, overloadPercent: 100, vrrpRouterId: 51, interface: "eth0",
+        agentCheckPort: DEFAULT_AGENT_CHECK_PORT, busyPercent: 90, overloadPercent: 100, vrrpRouterId: 51, interface: "eth0",
     }),
     streaming: streamingSchema,
     sshPrivateKey: z.literal("<secret>", { error: "is required as a secret: run `pulumi config set --secret picluster:sshPrivateKey < ~/.ssh/id_ed25519`" }),
@@ -108,30 +118,6 @@ export interface Inventory {
     readonly streaming: StreamingSettings;
 }
 
-/** Raised for bad input; its message lists every problem, one per line, each naming the key. */
-export class InventoryError extends Error {
-    constructor(readonly problems: readonly string[]) {
-        super(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-        this.name = "InventoryError";
-    }
-}
-
-function keyPath(path: readonly PropertyKey[]): string {
-    let out = CONFIG_NAMESPACE;
-    path.forEach((p, i) => {
-        if (typeof p === "number") out += `[${p}]`;
-        else out += i === 0 ? `:${String(p)}` : `.${String(p)}`;
-    });
-    return out;
-}
-
-function formatIssue(issue: z.core.$ZodIssue): string {
-    if (issue.code === "unrecognized_keys") {
-        return issue.keys.map((k) => `${keyPath([...issue.path, k])}: unknown key; remove it or check its spelling against Pulumi.yaml`).join("\n");
-    }
-    return `${keyPath(issue.path)}: ${issue.message}`;
-}
-
 /**
  * Validates the stack's config. `raw` holds the namespace's keys with the secret ones
  * replaced by the placeholder "<secret>" (their values never reach this function).
@@ -139,7 +125,7 @@ function formatIssue(issue: z.core.$ZodIssue): string {
 export function parseInventory(raw: Record<string, unknown>): Inventory {
     const parsed = rawInventorySchema.safeParse(raw);
     if (!parsed.success) {
-        throw new InventoryError(parsed.error.issues.flatMap((i) => formatIssue(i).split("\n")));
+        throw new InventoryError(describeIssues(parsed.error.issues));
     }
     const inv = parsed.data;
     const problems = crossChecks(inv);
@@ -206,8 +192,8 @@ function crossChecks(inv: RawInventory): string[] {
     if (lb.overloadPercent <= lb.busyPercent) {
         problems.push(`${keyPath(["loadBalancer", "overloadPercent"])}: ${lb.overloadPercent} must be greater than busyPercent (${lb.busyPercent})`);
     }
-    if (lb.agentCheckPort === 6443) {
-        problems.push(`${keyPath(["loadBalancer", "agentCheckPort"])}: 6443 is the Kubernetes API port; use another port such as 9707`);
+    if (lb.agentCheckPort === API_PORT) {
+        problems.push(`${keyPath(["loadBalancer", "agentCheckPort"])}: ${API_PORT} is the Kubernetes API port; use another port such as ${DEFAULT_AGENT_CHECK_PORT}`);
     }
     return problems;
 }

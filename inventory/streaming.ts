@@ -1,9 +1,12 @@
 // The stack's `picluster:streaming` setting: the video streaming platform deployed on the cluster
-// (components/streaming.ts). Pure, like schema.ts: every refusal is testable without an engine.
+// (components/streaming/). Pure, like schema.ts: every refusal is testable without an engine.
 // Every field has a default, so `picluster:streaming: {}` (or no key at all) deploys the platform
 // with settings that fit a Raspberry Pi 3B+ (1 GiB RAM, 4 Cortex-A53 cores).
 import { z } from "zod";
 import { DNS_LABEL, DNS_NAME, IPV4 } from "./patterns";
+import { describeIssues, InventoryError } from "./issues";
+import { API_PORT, STATS_PORT } from "./wellKnown";
+
 // [registry[:port]/]path[:tag][@sha256:digest], Docker's reference grammar (lowercase path).
 const IMAGE_REF = /^(?:(?<registry>[a-zA-Z0-9.-]+(?::\d+)?)\/)?(?<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::(?<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(?:@(?<digest>sha256:[a-f0-9]{64}))?$/;
 const CPU = /^([1-9]\d{0,4}m|\d{1,2}(\.\d{1,3})?)$/;
@@ -29,7 +32,7 @@ export const DEFAULT_PLAYER_IMAGE = "nginx:1.28.0-alpine";
 const RESERVED_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 // Ports the nodes already use: Traefik (80/443 via ServiceLB), the API (6443), kubelet (10250),
 // etcd (2379/2380), flannel VXLAN (8472), the HAProxy stats page (8404).
-const TAKEN_PORTS = [80, 443, 2379, 2380, 6443, 8404, 8472, 10250];
+const TAKEN_PORTS = [80, 443, 2379, 2380, API_PORT, STATS_PORT, 8472, 10250];
 
 /** Parses a Kubernetes quantity (the forms this schema accepts) into base units. */
 export function quantity(q: string): number {
@@ -178,20 +181,9 @@ export const streamingSchema = z.strictObject({
 
 export type StreamingSettings = z.infer<typeof streamingSchema>;
 
-/** Config key of this setting. */
-export const STREAMING_CONFIG_KEY = "picluster:streaming";
-
-/** Formats a zod issue path under this key: picluster:streaming.hls.fragmentSeconds */
-export function streamingKeyPath(path: readonly PropertyKey[]): string {
-    return path.reduce<string>((out, p) => (typeof p === "number" ? `${out}[${p}]` : `${out}.${String(p)}`), STREAMING_CONFIG_KEY);
-}
-
 /** Validates `picluster:streaming` alone; the message lists every problem, one per line, naming the key. */
 export function parseStreamingSettings(raw: unknown): StreamingSettings {
     const parsed = streamingSchema.safeParse(raw);
     if (parsed.success) return parsed.data;
-    const problems = parsed.error.issues.flatMap((i) => i.code === "unrecognized_keys"
-        ? i.keys.map((k) => `${streamingKeyPath([...i.path, k])}: unknown key; remove it or check its spelling against Pulumi.yaml`)
-        : [`${streamingKeyPath(i.path)}: ${i.message}`]);
-    throw new Error(`invalid stack configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    throw new InventoryError(describeIssues(parsed.error.issues, ["streaming"]));
 }

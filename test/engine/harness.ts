@@ -74,5 +74,5 @@ export function show(r: SpawnSyncReturns<string>): string {
     return `exit ${r.status} signal ${r.signal}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 }
 
-/** The program's own files, copied for each test project. */
-export const PROGRAM_FILES = ["Pulumi.yaml", "index.ts", "config.ts", "package.json", "inventory", "render", "components"];
+/** The program's own files, copied for each test project (folders with everything in them, e.g. the player page's files). */
+export const PROGRAM_FILES = ["Pulumi.yaml", "index.ts", "config.ts", "package.json", "inventory", "components"];

@@ -5,7 +5,7 @@
 // is taken out, and if every one says so, the backup entries keep the API reachable.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { CHECK_TIMING, FALLBACK_SUFFIX } from "../../render/haproxyCfg";
+import { CHECK_TIMING, FALLBACK_SUFFIX } from "../../components/loadBalancer/haproxyConfig";
 import { pollUntil, showStat } from "./haproxy";
 import { measureLoadedServers, measureShares, describe as describeStats } from "./scenarios";
 import { BACKEND, BUSY_PERCENT, OVERLOAD_PERCENT, Stand } from "./stand";

@@ -4,9 +4,9 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { HaproxyServer, renderHaproxyConfig } from "../../render/haproxyCfg";
-import { renderKeepalivedConfig, vrrpPriority } from "../../render/keepalived";
-import { renderAgentCheck, renderAgentClientCertScript, renderXinetdService } from "../../render/agentCheck";
+import { HaproxyServer, renderHaproxyConfig } from "../../components/loadBalancer/haproxyConfig";
+import { renderKeepalivedConfig, vrrpPriority } from "../../components/loadBalancer/keepalivedConfig";
+import { renderAgentCheck, renderAgentClientCertScript, renderXinetdService } from "../../components/loadBalancer/agentCheck";
 import { Haproxy, pollUntil, startHaproxy, waitAllUp } from "./haproxy";
 import { Lab, LB_ADDRESSES, NS_IFNAME, Proc, SERVER_ADDRESSES, VIP, sleep } from "./lab";
 import { oneRequest } from "./load";

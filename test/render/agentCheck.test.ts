@@ -11,7 +11,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { AgentCheckInput, renderAgentCheck, renderAgentClientCertScript, renderXinetdService } from "../../render/agentCheck";
+import { AgentCheckInput, renderAgentCheck, renderAgentClientCertScript, renderXinetdService } from "../../components/loadBalancer/agentCheck";
 import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";
 
 const execFileAsync = promisify(execFile);

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer, Server } from "node:net";
-import { renderAwaitRebootScript, REBOOT_MARKER } from "../../render/scripts";
+import { renderAwaitRebootScript, REBOOT_MARKER } from "../../components/pi/scripts";
 
 function listen(port = 0): Promise<Server> {
     return new Promise((resolve, reject) => {

@@ -3,8 +3,9 @@
 import { test } from "node:test";
 import { readdirSync } from "node:fs";
 import assert from "node:assert/strict";
-import { CHECK_TIMING, FALLBACK_SUFFIX, HEALTH_PORT, renderHaproxyConfig } from "../../render/haproxyCfg";
-import { renderKeepalivedConfig, vrrpPriority } from "../../render/keepalived";
+import { CHECK_TIMING, FALLBACK_SUFFIX, renderHaproxyConfig } from "../../components/loadBalancer/haproxyConfig";
+import { HEALTH_PORT } from "../../inventory/wellKnown";
+import { renderKeepalivedConfig, vrrpPriority } from "../../components/loadBalancer/keepalivedConfig";
 import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";
 
 const seedServers = [

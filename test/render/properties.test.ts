@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { InventoryError, parseInventory } from "../../inventory/schema";
-import { renderHaproxyConfig } from "../../render/haproxyCfg";
+import { renderHaproxyConfig } from "../../components/loadBalancer/haproxyConfig";
 import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";
 
 /** A valid raw inventory: odd servers, 1-3 LBs (VIP when 2+), 0-6 agents, distinct addresses. */

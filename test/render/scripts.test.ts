@@ -2,15 +2,20 @@
 // plain script and as the root-wrapped command line the provider actually runs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import * as scripts from "../../render/scripts";
-import { asRoot } from "../../render/shell";
-import { renderK3sConfig } from "../../render/k3sConfig";
+import * as piScripts from "../../components/pi/scripts";
+import * as k3sScripts from "../../components/k3s/scripts";
+import * as lbScripts from "../../components/loadBalancer/scripts";
+import { asRoot } from "../../components/shared/bash";
+import { renderK3sConfig } from "../../components/k3s/nodeConfig";
 import {
     renderAgentCheck, renderAgentClientCertScript, renderXinetdService, servicesLine, AGENT_CHECK_PATH, AGENT_CLIENT_CERT_PATH, AGENT_CLIENT_KEY_PATH,
-} from "../../render/agentCheck";
+} from "../../components/loadBalancer/agentCheck";
 import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";
 
 const k3s = { version: "v1.33.5+k3s1", installScript: "https://get.k3s.io", clusterCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", disable: [] };
+
+// Every script each component sends, by the folder it lives in.
+const scripts = { ...piScripts, ...k3sScripts, ...lbScripts };
 
 const rendered: Record<string, string> = {
     prepare: scripts.renderPrepareScript({ hostname: "rasp04", packages: ["curl", "xinetd"], rebootOnCmdlineChange: true }),

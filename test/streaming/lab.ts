@@ -8,8 +8,8 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSy
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEBIAN_RTMP_MODULE, HLS_URL_PATH, RECORDINGS_URL_PATH, renderNginxRtmpConfig } from "../../render/nginxRtmp";
-import { HLS_JS_FILE, HLS_JS_MODULE_PATH, renderPlayerPage } from "../../render/playerPage";
+import { DEBIAN_RTMP_MODULE, HLS_URL_PATH, RECORDINGS_URL_PATH, renderNginxRtmpConfig } from "../../components/streaming/nginxConfig";
+import { HLS_JS_FILE, HLS_JS_MODULE_PATH, renderPlayerPage } from "../../components/streaming/player";
 
 export const NGINX = "/usr/sbin/nginx";
 export const FFMPEG = "/usr/bin/ffmpeg";

@@ -6,10 +6,20 @@
    these tests walk the untyped object trees the SDK hands the engine. */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parseStreamingSettings, quantity, StreamingSettings } from "../../inventory/streaming";
-import { serverNginxConf, StreamingPlatform, streamingUrls } from "../../components/streaming";
-import { renderPlayerPage } from "../../render/playerPage";
+import { StreamingPlatform } from "../../components/streaming/platform";
+import {
+    ingressArgs, namespaceArgs, playerDeploymentArgs, playerDisruptionBudgetArgs, playerFilesArgs, playerServiceArgs,
+    recordingsClaimArgs, retentionCronJobArgs, rtmpServiceArgs, Scope, serverConfigArgs, serverDeploymentArgs,
+    serverNginxConf, serverServiceArgs, streamingUrls,
+} from "../../components/streaming/objects";
+import { retentionSweep } from "../../components/streaming/scripts";
+import { renderPlayerPage } from "../../components/streaming/player";
 import { checkObjects, K8sObject, SERVED_API_VERSIONS } from "./objects";
 
 interface Registered { type: string; name: string; inputs: Record<string, unknown>; provider?: string; parent?: string }
@@ -166,6 +176,74 @@ test("recording off: no volume, no sweep, no /recordings route; settings change 
     const vols = (find(objects, "Deployment", "-server").spec as any).template.spec.volumes as any[];
     assert.deepEqual(vols.find((v) => v.name === "hls").emptyDir, { sizeLimit: "64Mi" });
     assert.deepEqual(checkObjects(objects), []);
+});
+
+test("the object builders are plain data: built without the Pulumi runtime, from the settings and the names passed in", () => {
+    const scope: Scope = { name: "stream", namespace: "streaming" };
+    const s = parseStreamingSettings({ host: "stream.pi.lan" });
+    const objects: K8sObject[] = [
+        { apiVersion: "v1", kind: "Namespace", ...namespaceArgs(s) },
+        { apiVersion: "v1", kind: "ConfigMap", ...serverConfigArgs(scope, s) },
+        { apiVersion: "v1", kind: "PersistentVolumeClaim", ...recordingsClaimArgs(scope, s) },
+        { apiVersion: "apps/v1", kind: "Deployment", ...serverDeploymentArgs(scope, s, { config: "cfg", recordingsClaim: "rec" }) },
+        { apiVersion: "v1", kind: "Service", ...serverServiceArgs(scope) },
+        { apiVersion: "v1", kind: "Service", ...rtmpServiceArgs(scope, s) },
+        { apiVersion: "v1", kind: "ConfigMap", ...playerFilesArgs(scope, s, "rtmp://stream.pi.lan:1935/live") },
+        { apiVersion: "apps/v1", kind: "Deployment", ...playerDeploymentArgs(scope, s, { files: "files" }) },
+        { apiVersion: "v1", kind: "Service", ...playerServiceArgs(scope) },
+        { apiVersion: "policy/v1", kind: "PodDisruptionBudget", ...playerDisruptionBudgetArgs(scope, s) },
+        { apiVersion: "networking.k8s.io/v1", kind: "Ingress", ...ingressArgs(scope, s, { serverService: "srv", playerService: "ply" }) },
+        { apiVersion: "batch/v1", kind: "CronJob", ...retentionCronJobArgs(scope, s, "rec") },
+    ] as K8sObject[];
+    assert.deepEqual(checkObjects(objects), []);
+    for (const o of objects.slice(1)) assert.equal(o.metadata?.namespace, "streaming", `${o.kind} in the namespace passed in`);
+    // The names passed in are where the objects point.
+    const serverPod = (objects[3].spec as any).template.spec;
+    assert.deepEqual(serverPod.volumes.map((v: any) => v.configMap?.name ?? v.persistentVolumeClaim?.claimName ?? v.name), ["cfg", "hls", "run", "rec"]);
+    assert.equal((objects[7].spec as any).template.spec.volumes[0].configMap.name, "files");
+    assert.deepEqual((objects[10].spec as any).rules[0].http.paths.map((p: any) => p.backend.service.name), ["srv", "srv", "ply"]);
+    assert.equal((objects[11].spec as any).jobTemplate.spec.template.spec.volumes[0].persistentVolumeClaim.claimName, "rec");
+    // What is left out, and when.
+    const off = parseStreamingSettings({ recording: { enabled: false }, player: { replicas: 1 } });
+    assert.equal(recordingsClaimArgs(scope, off), undefined);
+    assert.equal(playerDisruptionBudgetArgs(scope, off), undefined, "a budget of 1 of 1 pod would block every drain");
+    assert.equal(retentionCronJobArgs(scope, s, undefined), undefined, "no volume, nothing to sweep");
+    assert.equal(retentionCronJobArgs(scope, parseStreamingSettings({ recording: { retentionDays: 0 } }), "rec"), undefined, "0 keeps everything");
+    const noRec = serverDeploymentArgs(scope, off, { config: "cfg", recordingsClaim: undefined }).spec as any;
+    assert.deepEqual(noRec.template.spec.volumes.map((v: any) => v.name), ["config", "hls", "run"]);
+});
+
+test("the retention sweep deletes recordings untouched for longer than the retention, and their emptied folders, nothing else", () => {
+    const dir = mkdtempSync(join(tmpdir(), "picluster-retention-"));
+    try {
+        const day = 24 * 3600;
+        const now = Date.now() / 1000;
+        const file = (rel: string, ageDays: number) => {
+            const p = join(dir, rel);
+            mkdirSync(join(p, ".."), { recursive: true });
+            writeFileSync(p, "x");
+            utimesSync(p, now - ageDays * day, now - ageDays * day);
+        };
+        file("old/index.m3u8", 40); file("old/old-1.ts", 40); file("old/old-2.ts", 35);
+        file("mixed/index.m3u8", 1); file("mixed/mixed-1.ts", 40); file("mixed/mixed-2.ts", 2);
+        file("new/index.m3u8", 0); file("new/new-1.ts", 29);
+        // Not in a stream's folder: left alone.
+        file("stray.ts", 40);
+        // A folder name with a space and a quote, to prove the folder is passed as one shell word.
+        file("it's here/k/index.m3u8", 40); file("it's here/k/k-1.ts", 40); file("it's here/n/index.m3u8", 0);
+        const r = spawnSync("/bin/sh", ["-c", retentionSweep(join(dir, "it's here"), 30)], { encoding: "utf8" });
+        assert.equal(r.status, 0, r.stderr);
+        assert.deepEqual(readdirSync(join(dir, "it's here")), ["n"], "the quoted folder's old recording is gone, the new one kept");
+        rmSync(join(dir, "it's here"), { recursive: true });
+
+        const r2 = spawnSync("/bin/sh", ["-c", retentionSweep(dir, 30)], { encoding: "utf8" });
+        assert.equal(r2.status, 0, r2.stderr);
+        const left = spawnSync("find", [dir, "-type", "f", "-printf", "%P\n"], { encoding: "utf8" }).stdout.trim().split("\n").sort();
+        assert.deepEqual(left, ["mixed/index.m3u8", "mixed/mixed-2.ts", "new/index.m3u8", "new/new-1.ts", "stray.ts"]);
+        assert.deepEqual(readdirSync(dir).sort(), ["mixed", "new", "stray.ts"], "the emptied folder is removed");
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
+    }
 });
 
 test("the checks catch what they are for", () => {

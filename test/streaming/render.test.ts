@@ -1,15 +1,17 @@
 // The renderers: the nginx.conf the cluster mounts runs as it is (Debian's nginx, only the
-// module load added, with only the capabilities the pod grants), and bad inputs are refused.
+// module load added, with only the capabilities the pod grants), and bad inputs are refused:
+// by the renderers for what they are handed directly (ports, paths, URLs), by the settings
+// schema for what comes from the stack's settings (which the renderers do not check again).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseStreamingSettings } from "../../inventory/streaming";
-import { serverNginxConf, SERVER_HTTP_PORT, SERVER_RTMP_PORT } from "../../components/streaming";
-import { DEBIAN_RTMP_MODULE, NginxRtmpConfigInput, renderNginxRtmpConfig } from "../../render/nginxRtmp";
-import { renderPlayerPage } from "../../render/playerPage";
+import { serverNginxConf, SERVER_HTTP_PORT, SERVER_RTMP_PORT } from "../../components/streaming/objects";
+import { DEBIAN_RTMP_MODULE, NginxRtmpConfigInput, renderNginxRtmpConfig } from "../../components/streaming/nginxConfig";
+import { HLS_JS_FILE, PLAYER_SOURCE_DIR, renderPlayerPage } from "../../components/streaming/player";
 import { FFMPEG, NGINX, requirePrograms } from "./lab";
 
 const BASE: NginxRtmpConfigInput = {
@@ -21,17 +23,74 @@ test("the renderer refuses inputs that would make a broken or unsafe nginx.conf"
     const cases: [Partial<NginxRtmpConfigInput>, RegExp][] = [
         [{ rtmpPort: 0 }, /rtmpPort must be a port number 1-65535, got 0/],
         [{ httpPort: 1935 }, /rtmpPort and httpPort must differ/],
-        [{ application: "live; evil" }, /application must be a name like "live"/],
-        [{ application: "rec" }, /application "rec" is reserved/],
         [{ hlsDir: "relative/hls" }, /hlsDir must be an absolute path/],
         [{ hlsDir: "/srv/../etc" }, /hlsDir must be an absolute path without spaces or '\.\.'/],
         [{ recordingsDir: "/srv/hls/" }, /recordingsDir must differ from hlsDir/],
-        [{ hlsPlaylistSeconds: 2 }, /hlsPlaylistSeconds must be a whole number of at least 3 fragments/],
-        [{ hlsFragmentSeconds: 0.5 }, /hlsFragmentSeconds must be a whole number 1-10/],
         [{ listenAddress: "0.0.0.0; include /etc/passwd" }, /listenAddress must be an IPv4 address/],
         [{ errorLog: "syslog:server=x" }, /errorLog must be "stderr" or an absolute path/],
     ];
     for (const [patch, want] of cases) assert.throws(() => renderNginxRtmpConfig({ ...BASE, ...patch }), want, JSON.stringify(patch));
+});
+
+/** The problem lines parseStreamingSettings refuses `raw` with (it must refuse it). */
+function refusals(raw: unknown): string[] {
+    try {
+        parseStreamingSettings(raw);
+    } catch (e) {
+        return (e as Error).message.split("\n").slice(1).map((l) => l.replace(/^ {2}- /, ""));
+    }
+    assert.fail(`the schema accepted ${JSON.stringify(raw)}`);
+}
+
+// Each value the renderers used to refuse themselves and now leave to inventory/streaming.ts,
+// with the setting it comes from and the line the schema refuses it with. The nginx.conf cases
+// are the ones that would break or inject into the file: a ';' in the application name, a
+// fragment nginx-rtmp cannot cut, a playlist too short to play, a recording playlist out of range.
+const LEFT_TO_THE_SCHEMA: readonly [string, unknown, string][] = [
+    ["nginx.conf application", { application: "live; evil" },
+        "picluster:streaming.application: must be a name such as live (a letter, then letters, digits, '_' or '-'; at most 32)"],
+    ["nginx.conf application", { application: "rec" },
+        "picluster:streaming.application: \"rec\" is reserved for the recordings; use another name such as live"],
+    ["nginx.conf hls_fragment, page timings", { hls: { fragmentSeconds: 0.5 } }, "picluster:streaming.hls.fragmentSeconds: must be a whole number of seconds"],
+    ["nginx.conf hls_fragment, page timings", { hls: { fragmentSeconds: 0 } }, "picluster:streaming.hls.fragmentSeconds: must be 1-10 seconds"],
+    ["nginx.conf hls_fragment, page timings", { hls: { fragmentSeconds: 11, playlistSeconds: 120 } }, "picluster:streaming.hls.fragmentSeconds: must be 1-10 seconds"],
+    ["nginx.conf hls_playlist_length", { hls: { playlistSeconds: 2 } }, "picluster:streaming.hls.playlistSeconds: must be 3-120 seconds"],
+    ["nginx.conf hls_playlist_length", { hls: { playlistSeconds: 121 } }, "picluster:streaming.hls.playlistSeconds: must be 3-120 seconds"],
+    ["nginx.conf hls_playlist_length", { hls: { playlistSeconds: 10.5 } }, "picluster:streaming.hls.playlistSeconds: must be a whole number of seconds"],
+    ["nginx.conf hls_playlist_length", { hls: { fragmentSeconds: 4 } },
+        "picluster:streaming.hls.playlistSeconds: 10 is less than 3 fragments (3 x fragmentSeconds = 12); players need at least 3 segments"],
+    ["nginx.conf rec hls_fragment", { recording: { fragmentSeconds: 0 } }, "picluster:streaming.recording.fragmentSeconds: must be 1-30 seconds"],
+    ["nginx.conf rec hls_fragment", { recording: { fragmentSeconds: 31 } }, "picluster:streaming.recording.fragmentSeconds: must be 1-30 seconds"],
+    ["nginx.conf rec hls_fragment", { recording: { fragmentSeconds: 2.5 } }, "picluster:streaming.recording.fragmentSeconds: must be a whole number of seconds"],
+    ["nginx.conf rec hls_playlist_length", { recording: { maxHours: 0 } }, "picluster:streaming.recording.maxHours: must be 1-48 hours"],
+    ["nginx.conf rec hls_playlist_length", { recording: { maxHours: 49 } }, "picluster:streaming.recording.maxHours: must be 1-48 hours"],
+    ["nginx.conf rec hls_playlist_length", { recording: { maxHours: 1.5 } }, "picluster:streaming.recording.maxHours: must be a whole number of hours"],
+    ["page title", { title: "" }, "picluster:streaming.title: must not be empty"],
+    ["page title", { title: "   " }, "picluster:streaming.title: must not be empty"],
+    ["page title", { title: "x".repeat(101) }, "picluster:streaming.title: must be at most 100 characters"],
+    ["page liveSyncSeconds", { player: { liveSyncSeconds: 0.4 } }, "picluster:streaming.player.liveSyncSeconds: must be 0.5-30 seconds"],
+    ["page liveSyncSeconds", { player: { liveSyncSeconds: 31 } }, "picluster:streaming.player.liveSyncSeconds: must be 0.5-30 seconds"],
+];
+
+for (const [what, raw, want] of LEFT_TO_THE_SCHEMA) {
+    test(`the settings schema refuses what the renderers no longer check (${what}): ${JSON.stringify(raw)}`, () => {
+        assert.ok(refusals(raw).includes(want), `want "${want}" among:\n${refusals(raw).join("\n")}`);
+    });
+}
+
+test("every HLS and recording timing the schema accepts renders, at both ends of each range", () => {
+    for (const fragmentSeconds of [1, 2, 10]) {
+        for (const playlistSeconds of [Math.max(3, 3 * fragmentSeconds), 120]) {
+            for (const recording of [{ fragmentSeconds: 1, maxHours: 1 }, { fragmentSeconds: 30, maxHours: 48, retentionDays: 3 }]) {
+                const settings = parseStreamingSettings({ hls: { fragmentSeconds, playlistSeconds }, player: { liveSyncSeconds: 0.5 }, recording });
+                const conf = serverNginxConf(settings);
+                for (const line of [
+                    `hls_fragment ${fragmentSeconds}s;`, `hls_playlist_length ${playlistSeconds}s;`,
+                    `hls_fragment ${recording.fragmentSeconds}s;`, `hls_playlist_length ${recording.maxHours}h;`,
+                ]) assert.ok(conf.includes(line), `${JSON.stringify({ fragmentSeconds, playlistSeconds, recording })}: missing ${line}`);
+            }
+        }
+    }
 });
 
 test("the rendered config: HLS timing, recording app, key check and logs as designed", () => {
@@ -53,6 +112,29 @@ test("the player page escapes what it embeds and refuses bad inputs", () => {
     assert.match(page, /"recordingsPath":null/);
     assert.throws(() => renderPlayerPage({ title: "t", ingestUrl: "http://x/", fragmentSeconds: 1, liveSyncSeconds: 1 }), /ingestUrl must be an rtmp:\/\/ URL/);
     assert.throws(() => renderPlayerPage({ title: "t", ingestUrl: "rtmp://x/live", hlsPath: "hls", fragmentSeconds: 1, liveSyncSeconds: 1 }), /hlsPath must be an absolute URL path/);
+});
+
+test("the player page is its source files put together: one file, settings filled in once, literally", () => {
+    const read = (f: string) => readFileSync(join(PLAYER_SOURCE_DIR, f), "utf8");
+    const [css, js] = [read("player.css"), read("player.js")];
+    const page = renderPlayerPage({ title: "$& $' {{ingestUrl}}", ingestUrl: "rtmp://10.0.0.5:1935/live", fragmentSeconds: 2, liveSyncSeconds: 3 });
+    // The stylesheet and the script are inlined where index.html links them: nothing else to serve.
+    assert.ok(page.includes(`<style>\n${css}</style>`));
+    assert.doesNotMatch(page, /player\.(css|js)/);
+    const [before, after] = js.split("PICLUSTER_PLAYER_CONFIG");
+    assert.ok(page.includes(before) && page.includes(after), "player.js is inlined as it is, but for its config");
+    const config = /var CONFIG = (\{.*\});\n/.exec(page);
+    assert.ok(config, "the config object is in the script");
+    assert.deepEqual(JSON.parse(config[1]), {
+        hlsPath: "/hls/", recordingsPath: null, keyPattern: "^[A-Za-z0-9_-]{1,64}$", keyRule: "1-64 characters from A-Z a-z 0-9 _ -",
+        staleSeconds: 8, liveSyncSeconds: 3, liveMaxLatencySeconds: 11, pollSeconds: 2,
+    });
+    // A value is put in as it is: no $-patterns expanded, no placeholder inside it filled.
+    assert.equal(page.split("<title>$&amp; $&#39; {{ingestUrl}}</title>").length, 2);
+    assert.equal(page.split("<h1>$&amp; $&#39; {{ingestUrl}}</h1>").length, 2);
+    assert.ok(page.includes('<code id="ingest">rtmp://10.0.0.5:1935/live</code>'));
+    assert.ok(page.includes(`<script src="${HLS_JS_FILE}"></script>`));
+    assert.doesNotMatch(page.replace(/\{\{ingestUrl\}\}/g, ""), /\{\{|PICLUSTER_PLAYER_CONFIG/, "every placeholder is filled");
 });
 
 test("the cluster's own nginx.conf runs under Debian's nginx with only CHOWN, SETUID and SETGID, and serves HLS and a recording",

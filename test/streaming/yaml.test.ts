@@ -34,7 +34,7 @@ test("the provider renders the platform to YAML offline; the objects pass the ch
     assert.ok(existsSync(PLUGIN),
         `${PLUGIN} is missing: the @pulumi/kubernetes SDK asks for plugin v${K8S_SDK.pulumi.version}; `
         + `build it with \`tools/provider-kubernetes/build.sh .toolchain/pulumi-home/plugins/resource-kubernetes-v${K8S_SDK.pulumi.version} ${K8S_SDK.pulumi.version}\` (tools/toolchain.sh does)`);
-    const ws = workspace(REPO, ["components", "render", "inventory", "package.json"]);
+    const ws = workspace(REPO, ["components", "inventory", "package.json"]);
     const renderDir = mkdtempSync(join(tmpdir(), "picluster-render-"));
     try {
         copyFileSync(join(FIXTURE, "Pulumi.yaml"), join(ws.dir, "Pulumi.yaml"));

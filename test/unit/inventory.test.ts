@@ -79,6 +79,7 @@ const bad: [string, (c: RawConfig) => void, ...RegExp[]][] = [
     ["empty host list", (c) => { c.hosts = []; }, /picluster:hosts: must list at least one Pi/],
     ["hosts not a list", (c) => { (c as Record<string, unknown>).hosts = "rasp00"; }, /picluster:hosts: is required: a list of Pis/],
     ["malformed host key", (c) => { (c.hosts[0] as Record<string, unknown>).hostKey = "AAAAC3Nza"; }, /picluster:hosts\[0\]\.hostKey: must be the host's public key/],
+    ["ssh-rsa host key pin", (c) => { (c.hosts[0] as Record<string, unknown>).hostKey = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7"; }, /picluster:hosts\[0\]\.hostKey: is an ssh-rsa key, which cannot be pinned: .*OpenSSH 8\.8 .*ssh-keyscan -t ed25519/],
     ["overload not above busy", (c) => { c.loadBalancer = { busyPercent: 90, overloadPercent: 90 }; }, /picluster:loadBalancer\.overloadPercent: 90 must be greater than busyPercent \(90\)/],
     ["agent-check on the API port", (c) => { c.loadBalancer = { agentCheckPort: 6443 }; }, /picluster:loadBalancer\.agentCheckPort: 6443 is the Kubernetes API port/],
     ["unknown disabled component", (c) => { (c.k3s as Record<string, unknown>).disable = ["trafik"]; }, /picluster:k3s\.disable\[0\]: lists an unknown component/],

@@ -1,126 +1,6 @@
-// The player web page: one static HTML file plus hls.js (served beside it). It lists the live
-// streams and the recordings from the streaming server's JSON folder listings, plays a live
-// stream near the live edge, and plays a recording from its start. Pure: the caller passes the
-// URLs and timings; the same text is mounted in the cluster (ConfigMap) and served in the tests.
-//
-// Test hooks: `window.picluster` exposes {state, kind, key, message, latency, live, recordings}.
-// state is one of idle | loading | playing | waiting | ended | error.
-import { HLS_URL_PATH, STREAM_KEY_PATTERN, STREAM_KEY_RULE } from "./nginxRtmp";
-
-/** The file name under which hls.js is served beside index.html. */
-export const HLS_JS_FILE = "hls.light.min.js";
-/** The hls.js build shipped with the page (light: no subtitles/DRM; ~390 kB). */
-export const HLS_JS_MODULE_PATH = "hls.js/dist/hls.light.min.js";
-
-export interface PlayerPageInput {
-    readonly title: string;
-    /** What publishers point OBS/ffmpeg at, without the key, e.g. rtmp://10.0.0.5:1935/live. */
-    readonly ingestUrl: string;
-    /** Live HLS base path (default /hls/). */
-    readonly hlsPath?: string;
-    /** Recordings base path; omit when recording is off. */
-    readonly recordingsPath?: string;
-    /** The server's HLS fragment length (s): sets how soon a silent playlist counts as ended. */
-    readonly fragmentSeconds: number;
-    /** How far behind the live edge the player aims to stay (s). */
-    readonly liveSyncSeconds: number;
-    /** How often the lists are refreshed (s). */
-    readonly pollSeconds?: number;
-}
-
-/** JSON that is safe inside a <script> element. */
-function scriptJson(v: unknown): string {
-    return JSON.stringify(v).replace(/</g, "\\u003c").replace(/>/g, "\\u003e").replace(/&/g, "\\u0026")
-        .replace(/\u2028/g, "\\u2028").replace(/\u2029/g, "\\u2029");
-}
-
-function escapeHtml(s: string): string {
-    return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#39;");
-}
-
-export function renderPlayerPage(input: PlayerPageInput): string {
-    const check = (cond: boolean, msg: string) => {
-        if (!cond) throw new Error(`renderPlayerPage: ${msg}`);
-    };
-    check(input.title.trim().length > 0 && input.title.length <= 100, "title must be 1-100 characters");
-    check(/^rtmps?:\/\/[^\s"'<>]+$/.test(input.ingestUrl), `ingestUrl must be an rtmp:// URL, got ${JSON.stringify(input.ingestUrl)}`);
-    const path = (p: string, what: string) => {
-        check(/^\/([A-Za-z0-9._-]+\/)*$/.test(p), `${what} must be an absolute URL path ending in '/', got ${JSON.stringify(p)}`);
-        return p;
-    };
-    check(input.fragmentSeconds >= 1 && input.fragmentSeconds <= 10, "fragmentSeconds must be 1-10");
-    check(input.liveSyncSeconds >= 0.5 && input.liveSyncSeconds <= 30, "liveSyncSeconds must be 0.5-30");
-    const poll = input.pollSeconds ?? 2;
-    check(poll >= 0.5 && poll <= 60, "pollSeconds must be 0.5-60");
-
-    const config = {
-        hlsPath: path(input.hlsPath ?? HLS_URL_PATH, "hlsPath"),
-        recordingsPath: input.recordingsPath === undefined ? null : path(input.recordingsPath, "recordingsPath"),
-        keyPattern: STREAM_KEY_PATTERN.source,
-        keyRule: STREAM_KEY_RULE,
-        // A playlist not rewritten for this long is a stream that has ended (nginx-rtmp deletes
-        // it only ~15 s later). mtimes and Date headers have 1 s resolution.
-        staleSeconds: 2 * input.fragmentSeconds + 4,
-        liveSyncSeconds: input.liveSyncSeconds,
-        liveMaxLatencySeconds: input.liveSyncSeconds + 4 * input.fragmentSeconds,
-        pollSeconds: poll,
-    };
-    const title = escapeHtml(input.title);
-    const ingest = escapeHtml(input.ingestUrl);
-
-    return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title}</title>
-<style>
-  :root { color-scheme: dark; --bg: #101418; --panel: #1a2027; --fg: #e8edf2; --muted: #9aa7b4; --accent: #4fb3ff; --live: #ff4d4f; }
-  * { box-sizing: border-box; }
-  body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; background: var(--bg); color: var(--fg); }
-  header { padding: 14px 20px; border-bottom: 1px solid #26303a; display: flex; flex-wrap: wrap; gap: 6px 24px; align-items: baseline; }
-  header h1 { margin: 0; font-size: 20px; }
-  header p { margin: 0; color: var(--muted); }
-  code { background: #0b0e11; padding: 1px 6px; border-radius: 4px; color: var(--fg); }
-  main { display: grid; grid-template-columns: minmax(0, 1fr) 300px; gap: 20px; padding: 20px; }
-  @media (max-width: 800px) { main { grid-template-columns: 1fr; } }
-  video { width: 100%; aspect-ratio: 16 / 9; background: #000; border-radius: 8px; display: block; }
-  #now { margin: 10px 0 0; font-size: 17px; font-weight: 600; }
-  #status { margin: 4px 0 0; color: var(--muted); min-height: 1.45em; }
-  #status.error { color: #ffb3b3; }
-  aside section { background: var(--panel); border-radius: 8px; padding: 12px 14px; margin-bottom: 16px; }
-  aside h2 { margin: 0 0 8px; font-size: 14px; text-transform: uppercase; letter-spacing: .06em; color: var(--muted); }
-  ul { list-style: none; margin: 0; padding: 0; }
-  li button { width: 100%; text-align: left; background: none; border: 0; color: var(--fg); padding: 6px 4px; border-radius: 4px; cursor: pointer; font: inherit; }
-  li button:hover, li button[aria-current="true"] { background: #26303a; }
-  .badge { display: inline-block; font-size: 11px; font-weight: 700; padding: 0 6px; border-radius: 3px; margin-right: 8px; vertical-align: 1px; }
-  .badge.live { background: var(--live); color: #fff; }
-  .badge.rec { background: #3a4652; color: var(--fg); }
-  .empty { color: var(--muted); padding: 6px 4px; }
-  .when { color: var(--muted); font-size: 12px; margin-left: 4px; }
-</style>
-</head>
-<body>
-<header>
-  <h1>${title}</h1>
-  <p>Go live from OBS or ffmpeg: server <code id="ingest">${ingest}</code>, stream key: ${escapeHtml(STREAM_KEY_RULE)}, keyframe every 1 s.</p>
-</header>
-<main>
-  <section>
-    <video id="video" controls muted autoplay playsinline></video>
-    <p id="now"></p>
-    <p id="status" role="status">Choose a live stream or a recording.</p>
-  </section>
-  <aside>
-    <section><h2>Live now</h2><ul id="live"><li class="empty">Loading…</li></ul></section>
-    <section id="recordings-panel"><h2>Recordings</h2><ul id="recordings"><li class="empty">Loading…</li></ul></section>
-  </aside>
-</main>
-<script src="${HLS_JS_FILE}"></script>
-<script>
 "use strict";
 (function () {
-  var CONFIG = ${scriptJson(config)};
+  var CONFIG = PICLUSTER_PLAYER_CONFIG;
   var KEY = new RegExp(CONFIG.keyPattern);
   var video = document.getElementById("video");
   var statusEl = document.getElementById("status");
@@ -154,7 +34,7 @@ export function renderPlayerPage(input: PlayerPageInput): string {
   function refreshLive() {
     return listing(CONFIG.hlsPath).then(function (l) {
       S.live = l.items.filter(function (e) {
-        if (e.type !== "file" || !/\\.m3u8$/.test(e.name)) return false;
+        if (e.type !== "file" || !/\.m3u8$/.test(e.name)) return false;
         var age = (l.now - Date.parse(e.mtime)) / 1000;
         return validKey(e.name.slice(0, -5)) && age <= CONFIG.staleSeconds;
       }).map(function (e) { return e.name.slice(0, -5); }).sort();
@@ -215,7 +95,7 @@ export function renderPlayerPage(input: PlayerPageInput): string {
       var onSuccess = callbacks.onSuccess;
       callbacks.onSuccess = function (response, stats, ctx, details) {
         if (typeof response.data === "string" && response.data.indexOf("#EXT-X-ENDLIST") < 0) {
-          response.data = response.data.replace(/\\s*$/, "\\n#EXT-X-ENDLIST\\n");
+          response.data = response.data.replace(/\s*$/, "\n#EXT-X-ENDLIST\n");
         }
         onSuccess(response, stats, ctx, details);
       };
@@ -273,7 +153,7 @@ export function renderPlayerPage(input: PlayerPageInput): string {
   function select(kind, key, fromUrl) {
     if (!validKey(key)) {
       stop(); S.kind = null; S.key = null; nowEl.textContent = "";
-      setStatus("error", "\\u201c" + key + "\\u201d is not a valid stream key: use " + CONFIG.keyRule + ".");
+      setStatus("error", "\u201c" + key + "\u201d is not a valid stream key: use " + CONFIG.keyRule + ".");
       return;
     }
     if (!fromUrl) history.replaceState(null, "", "?" + (kind === "live" ? "live" : "recording") + "=" + encodeURIComponent(key));
@@ -320,8 +200,3 @@ export function renderPlayerPage(input: PlayerPageInput): string {
   });
   window.addEventListener("pagehide", function () { if (timer) clearInterval(timer); stop(); });
 })();
-</script>
-</body>
-</html>
-`;
-}

@@ -4,6 +4,12 @@
 // in the cluster (mounted from a ConfigMap) and on loopback in the tests (Debian's nginx with
 // libnginx-mod-rtmp).
 //
+// What comes from the stack's settings (application, HLS and recording timings) is validated by
+// inventory/streaming.ts before anything is rendered, and not again here:
+// test/streaming/render.test.ts proves the schema refuses each value that would break this file.
+// What the settings do not cover (ports, paths, logs and the listen address, which the component
+// and the tests pass) is checked here, because a space or a ';' in one would inject directives.
+//
 // Why it looks like this (figures from test/streaming/bench):
 // - `hls_fragment 1s` with a 1-second keyframe interval at the encoder gives the first playable
 //   segment about 1.1 s after the first frame and lets the player sit ~2 s behind live.
@@ -38,16 +44,25 @@ export interface NginxRtmpConfigInput {
     readonly listenAddress?: string;
     readonly rtmpPort: number;
     readonly httpPort: number;
-    /** RTMP application name: the ingest URL is rtmp://<host>:<rtmpPort>/<application>/<key>. */
+    /**
+     * RTMP application name: the ingest URL is rtmp://<host>:<rtmpPort>/<application>/<key>.
+     * A name such as "live", never "rec" (streamingSchema's `application`).
+     */
     readonly application: string;
     /** Live HLS folder (playlists and segments, deleted after the stream ends). */
     readonly hlsDir: string;
+    /** Whole seconds 1-10 (streamingSchema's `hls.fragmentSeconds`). */
     readonly hlsFragmentSeconds: number;
+    /** Whole seconds 3-120, at least 3 fragments (streamingSchema's `hls.playlistSeconds`). */
     readonly hlsPlaylistSeconds: number;
     /** Recordings folder; omit to record nothing. */
     readonly recordingsDir?: string;
+    /** Whole seconds 1-30 (streamingSchema's `recording.fragmentSeconds`). */
     readonly recordingFragmentSeconds?: number;
-    /** The longest recording kept in one playlist (older segments stay on disk, unlisted). */
+    /**
+     * The longest recording kept in one playlist (older segments stay on disk, unlisted): whole
+     * hours 1-48 (streamingSchema's `recording.maxHours`).
+     */
     readonly recordingMaxHours?: number;
     /** pid file, and a folder for nginx's *_temp_path folders. */
     readonly pidFile: string;
@@ -62,7 +77,6 @@ export interface NginxRtmpConfigInput {
 }
 
 const ABS_PATH = /^\/[A-Za-z0-9._/-]*$/;
-const APP_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
 
 function check(cond: boolean, msg: string): void {
     if (!cond) throw new Error(`renderNginxRtmpConfig: ${msg}`);
@@ -82,8 +96,6 @@ export function renderNginxRtmpConfig(input: NginxRtmpConfigInput): string {
     port(input.rtmpPort, "rtmpPort");
     port(input.httpPort, "httpPort");
     check(input.rtmpPort !== input.httpPort, "rtmpPort and httpPort must differ");
-    check(APP_NAME.test(input.application), `application must be a name like "live", got ${JSON.stringify(input.application)}`);
-    check(input.application !== "rec", "application \"rec\" is reserved for recordings");
     absPath(input.hlsDir, "hlsDir");
     absPath(input.pidFile, "pidFile");
     absPath(input.tempDir, "tempDir");
@@ -98,13 +110,8 @@ export function renderNginxRtmpConfig(input: NginxRtmpConfigInput): string {
         check(/^(\d{1,3}\.){3}\d{1,3}$/.test(input.listenAddress), `listenAddress must be an IPv4 address, got ${JSON.stringify(input.listenAddress)}`);
     }
     const frag = input.hlsFragmentSeconds;
-    check(Number.isInteger(frag) && frag >= 1 && frag <= 10, "hlsFragmentSeconds must be a whole number 1-10");
-    check(Number.isInteger(input.hlsPlaylistSeconds) && input.hlsPlaylistSeconds >= 3 * frag && input.hlsPlaylistSeconds <= 120,
-        "hlsPlaylistSeconds must be a whole number of at least 3 fragments and at most 120");
     const recFrag = input.recordingFragmentSeconds ?? 4;
     const recHours = input.recordingMaxHours ?? 12;
-    check(Number.isInteger(recFrag) && recFrag >= 1 && recFrag <= 30, "recordingFragmentSeconds must be a whole number 1-30");
-    check(Number.isInteger(recHours) && recHours >= 1 && recHours <= 48, "recordingMaxHours must be a whole number 1-48");
     const conns = input.workerConnections ?? 1024;
     check(Number.isInteger(conns) && conns >= 64 && conns <= 65535, "workerConnections must be 64-65535");
     const idle = input.idlePublisherSeconds ?? 10;
@@ -121,6 +128,9 @@ export function renderNginxRtmpConfig(input: NginxRtmpConfigInput): string {
     const rejectLog = input.errorLog === "stderr" ? "/dev/stderr" : input.errorLog;
 
     const lines: string[] = [
+        // Names the renderer's old path: this text is in the server's ConfigMap, and any change
+        // to it replaces the ConfigMap and restarts the server pod (dropping live streams), so it
+        // is changed only together with something that needs that restart anyway.
         "# Rendered by render/nginxRtmp.ts; edit the stack config, not this file.",
         ...(input.rtmpModulePath ? [`load_module ${input.rtmpModulePath};`] : []),
         "daemon off;",

@@ -21,6 +21,8 @@
 // - The local probe is bounded (0.3 s) to answer within HAProxy's `timeout check`.
 // - It reads /proc/loadavg with bash built-ins: no uptime|grep|sed|cut|bc pipeline.
 
+import { shq } from "../shared/bash";
+
 export interface AgentCheckInput {
     /** Full weight up to and including this 5-minute load per CPU, in percent. */
     readonly busyPercent: number;
@@ -70,17 +72,14 @@ export function renderAgentClientCertScript(input: AgentClientCertInput = {}): s
     const caCrt = input.caCertPath ?? K3S_CLIENT_CA_CERT;
     const caKey = input.caKeyPath ?? K3S_CLIENT_CA_KEY;
     const group = input.group ?? "nogroup";
-    for (const v of [dir, caCrt, caKey, group]) {
-        if (/['\n]/.test(v)) throw new Error(`renderAgentClientCertScript: ${JSON.stringify(v)} must not contain quotes or newlines`);
-    }
     return [
         "#!/bin/bash",
         "# Managed by picluster (Pulumi): the agent-check's client certificate for /readyz.",
         "set -euo pipefail",
-        `dir='${dir}'`,
-        `ca_crt='${caCrt}'`,
-        `ca_key='${caKey}'`,
-        `group='${group}'`,
+        `dir=${shq(dir)}`,
+        `ca_crt=${shq(caCrt)}`,
+        `ca_key=${shq(caKey)}`,
+        `group=${shq(group)}`,
         "for f in \"$ca_crt\" \"$ca_key\"; do",
         "  [ -s \"$f\" ] || { echo \"picluster: $f is missing: is this a k3s server that has started?\" >&2; exit 1; }",
         "done",
@@ -118,15 +117,12 @@ export function renderAgentCheck(input: AgentCheckInput): string {
     if ((input.apiClientCertPath === undefined) !== (input.apiClientKeyPath === undefined)) {
         throw new Error("renderAgentCheck: give both apiClientCertPath and apiClientKeyPath, or neither");
     }
-    for (const v of [input.apiReadyUrl, input.apiClientCertPath, input.apiClientKeyPath, input.loadavgPath]) {
-        if (v !== undefined && /['\n]/.test(v)) throw new Error(`renderAgentCheck: ${JSON.stringify(v)} must not contain quotes or newlines`);
-    }
-    const creds = input.apiClientCertPath === undefined ? "" : ` --cert '${input.apiClientCertPath}' --key '${input.apiClientKeyPath}'`;
+    const creds = input.apiClientCertPath === undefined ? "" : ` --cert ${shq(input.apiClientCertPath)} --key ${shq(input.apiClientKeyPath as string)}`;
     const readiness = input.apiReadyUrl === undefined ? [] : [
         "# Down only on a definite answer from this server's own API: refused, or not ready (5xx).",
         "# A timeout is no verdict (the LB's health check catches hangs); neither is 401/403.",
         "rc=0",
-        `code=$(curl -sk -o /dev/null -w '%{http_code}' --connect-timeout 0.2 --max-time 0.3${creds} '${input.apiReadyUrl}' 2>/dev/null) || rc=$?`,
+        `code=$(curl -sk -o /dev/null -w '%{http_code}' --connect-timeout 0.2 --max-time 0.3${creds} ${shq(input.apiReadyUrl)} 2>/dev/null) || rc=$?`,
         "if (( rc == 7 )); then echo 'down #k3s API not listening'; exit 0; fi",
         "case \"$code\" in",
         "  5??) echo \"down #k3s API not ready (HTTP $code)\"; exit 0 ;;",
@@ -141,7 +137,7 @@ export function renderAgentCheck(input: AgentCheckInput): string {
         `busy=${input.busyPercent}`,
         `overload=${input.overloadPercent}`,
         ...readiness,
-        `if ! read -r _ load5 _ < '${input.loadavgPath ?? "/proc/loadavg"}'; then`,
+        `if ! read -r _ load5 _ < ${shq(input.loadavgPath ?? "/proc/loadavg")}; then`,
         "  echo 'up 100%'  # no load figure: let the health check decide",
         "  exit 0",
         "fi",

@@ -2,9 +2,10 @@
 // (cgroup flags, hostname, the packages its role needs), undone on delete.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { HostSpec, SshSettings } from "../inventory/schema";
-import { asRoot } from "../render/shell";
-import { renderAwaitRebootScript, renderPrepareScript, renderUnprepareScript } from "../render/scripts";
+import { HostSpec, SshSettings } from "../../inventory/schema";
+import { REBOOT_TIMEOUT_SECONDS } from "../../inventory/wellKnown";
+import { asRoot } from "../shared/bash";
+import { renderAwaitRebootScript, renderPrepareScript, renderUnprepareScript } from "./scripts";
 
 export type SshConnection = command.types.input.remote.ConnectionArgs;
 
@@ -51,7 +52,7 @@ export class Pi extends pulumi.ComponentResource {
             triggers: [args.host.address],
         }, hostBound(this));
         this.ready = new command.local.Command(`${name}-await-reboot`, {
-            create: renderAwaitRebootScript({ host: args.host.address, port: args.ssh.port, timeoutSeconds: 300 }),
+            create: renderAwaitRebootScript({ host: args.host.address, port: args.ssh.port, timeoutSeconds: REBOOT_TIMEOUT_SECONDS }),
             interpreter: ["/bin/bash", "-c"],
             environment: { PREPARE_OUTPUT: prepare.stdout },
         }, { parent: this });

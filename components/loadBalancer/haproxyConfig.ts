@@ -24,6 +24,8 @@
 // - Client/server timeouts stay long because kubectl and kubelets hold watches open.
 // - `frontend lb-health` on 127.0.0.1 is what keepalived probes: haproxy is serving.
 
+import { HEALTH_PORT, STATS_PORT } from "../../inventory/wellKnown";
+
 export interface HaproxyServer {
     readonly name: string;
     readonly address: string;
@@ -45,9 +47,6 @@ export interface HaproxyConfigInput {
 }
 
 export const HAPROXY_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
-export const STATS_PORT = 8404;
-/** Loopback-only listener that keepalived's track script connects to. */
-export const HEALTH_PORT = 8405;
 /** The backup twin of server `name` (same address, no agent-check). */
 export const FALLBACK_SUFFIX = "-fallback";
 

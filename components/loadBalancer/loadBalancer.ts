@@ -3,21 +3,20 @@
 // VIP, keepalived so the address moves to a surviving load balancer.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { LoadBalancerSettings } from "../inventory/schema";
-import { asRoot } from "../render/shell";
-import { renderHaproxyConfig, HaproxyServer } from "../render/haproxyCfg";
+import { LoadBalancerSettings } from "../../inventory/schema";
+import { API_PORT } from "../../inventory/wellKnown";
+import { asRoot } from "../shared/bash";
+import { hostBound, Pi } from "../pi/pi";
+import { renderHaproxyConfig, HaproxyServer } from "./haproxyConfig";
 import {
-    AGENT_CHECK_PATH, AGENT_CLIENT_CERT_PATH, AGENT_CLIENT_DIR, AGENT_CLIENT_KEY_PATH,
+    AGENT_CHECK_PATH, AGENT_CLIENT_CERT_PATH, AGENT_CLIENT_KEY_PATH,
     renderAgentCheck, renderAgentClientCertScript, renderXinetdService, servicesLine,
-} from "../render/agentCheck";
-import { renderKeepalivedConfig, vrrpPriority } from "../render/keepalived";
-import { shq } from "../render/shell";
+} from "./agentCheck";
+import { renderKeepalivedConfig, vrrpPriority } from "./keepalivedConfig";
 import {
-    renderAgentCheckInstallScript, renderAgentCheckRemoveScript, renderHaproxyApplyScript, renderHaproxyRestoreScript,
-    renderKeepalivedApplyScript, renderKeepalivedRestoreScript,
-} from "../render/scripts";
-import { hostBound, Pi } from "./pi";
-import { API_PORT } from "./serverGroup";
+    renderAgentCheckInstallScript, renderAgentCheckRemoveScript, renderAgentClientCertRemoveScript,
+    renderHaproxyApplyScript, renderHaproxyRestoreScript, renderKeepalivedApplyScript, renderKeepalivedRestoreScript,
+} from "./scripts";
 
 export interface LoadBalancerArgs {
     readonly balancers: readonly Pi[];
@@ -65,7 +64,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
             new command.remote.Command(`${name}-${server.name}-agent-cert`, {
                 connection: server.connection,
                 create: asRoot(renderAgentClientCertScript()),
-                delete: asRoot(`rm -rf ${shq(AGENT_CLIENT_DIR)}; rmdir /etc/picluster 2>/dev/null || true`),
+                delete: asRoot(renderAgentClientCertRemoveScript()),
                 triggers: [server.address],
             }, hostBound(this, [args.serverInstalls[i]]));
         });

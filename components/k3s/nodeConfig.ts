@@ -1,5 +1,5 @@
 // /etc/rancher/k3s/config.yaml: the k3s flags as data, one file per node.
-import { K3sSettings } from "../inventory/schema";
+import { K3sSettings } from "../../inventory/schema";
 
 export const K3S_CONFIG_PATH = "/etc/rancher/k3s/config.yaml";
 /** The join token is kept out of config.yaml (which is world-readable by default). */

@@ -5,10 +5,11 @@
 // it first.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { asRoot } from "../render/shell";
-import { renderK3sConfig } from "../render/k3sConfig";
-import { renderDrainScript, renderK3sInstallScript, renderK3sUninstallScript } from "../render/scripts";
-import { hostBound, Pi } from "./pi";
+import { K3S_READY_TIMEOUT_SECONDS } from "../../inventory/wellKnown";
+import { asRoot } from "../shared/bash";
+import { hostBound, Pi } from "../pi/pi";
+import { renderK3sConfig } from "./nodeConfig";
+import { renderDrainNoticeScript, renderDrainScript, renderK3sInstallScript, renderK3sUninstallScript } from "./scripts";
 
 export interface AgentPoolArgs {
     readonly agents: readonly Pi[];
@@ -41,7 +42,7 @@ export class AgentPool extends pulumi.ComponentResource {
                 connection: agent.connection,
                 create: pulumi.interpolate`${args.serverUrl}`.apply((url) => asRoot(renderK3sInstallScript({
                     role: "agent", version: args.k3sVersion, installScript: args.installScript, tokenOnStdin: true,
-                    serverUrl: url, readyTimeoutSeconds: 300,
+                    serverUrl: url, readyTimeoutSeconds: K3S_READY_TIMEOUT_SECONDS,
                     configYaml: renderK3sConfig({ kind: "agent", nodeName: agent.name, nodeIp: agent.address, joinUrl: url }),
                 }))),
                 delete: asRoot(renderK3sUninstallScript({ role: "agent", nodeName: agent.name, leaveCluster: false })),
@@ -50,7 +51,7 @@ export class AgentPool extends pulumi.ComponentResource {
             }, hostBound(this, [agent.ready]));
             new command.remote.Command(`${name}-${agent.name}-drain`, {
                 connection: args.controlNode.connection,
-                create: `echo 'picluster: ${agent.name} will be drained from here when it is removed'`,
+                create: renderDrainNoticeScript(agent.name),
                 delete: asRoot(renderDrainScript(agent.name)),
                 triggers: [agent.address],
             }, { parent: this, dependsOn: [install], deleteBeforeReplace: true });

@@ -18,7 +18,7 @@
 //   sees itself scheduled late, so a busy Pi keeps sending its adverts on time (two
 //   missed adverts would move the VIP).
 
-import { HEALTH_PORT } from "./haproxyCfg";
+import { HEALTH_PORT } from "../../inventory/wellKnown";
 
 export interface KeepalivedInput {
     readonly vip: string;

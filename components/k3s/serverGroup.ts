@@ -4,16 +4,14 @@
 // only as a secret output.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { K3sSettings } from "../inventory/schema";
-import { asRoot } from "../render/shell";
-import { renderK3sConfig } from "../render/k3sConfig";
+import { K3sSettings } from "../../inventory/schema";
+import { API_PORT, K3S_READY_TIMEOUT_SECONDS as READY_TIMEOUT_SECONDS } from "../../inventory/wellKnown";
+import { asRoot } from "../shared/bash";
+import { hostBound, Pi } from "../pi/pi";
+import { renderK3sConfig } from "./nodeConfig";
 import {
     renderK3sInstallScript, renderK3sUninstallScript, renderReadKubeconfigScript, renderReadTokenScript,
-} from "../render/scripts";
-import { hostBound, Pi } from "./pi";
-
-export const API_PORT = 6443;
-const READY_TIMEOUT_SECONDS = 300;
+} from "./scripts";
 
 export interface ServerGroupArgs {
     /** Servers in join order; the first one initialises the cluster. */

@@ -1,0 +1,147 @@
+// The k3s scripts: install or reconfigure a node from its config.yaml, uninstall it, read the
+// join token and the kubeconfig back from the first server, list and drain nodes.
+import { script, shq, STATE_DIR, writeFile } from "../shared/bash";
+import { K3S_CONFIG_PATH, K3S_TOKEN_FILE } from "./nodeConfig";
+
+export interface K3sInstallInput {
+    readonly role: "server" | "agent";
+    readonly version: string;
+    /** https URL of install.sh, or an absolute path on the Pi (air-gapped install). */
+    readonly installScript: string;
+    readonly configYaml: string;
+    /** Joiners read the join token from stdin; the first server creates it. */
+    readonly tokenOnStdin: boolean;
+    /** Agents: the URL they register with (servers take theirs from config.yaml). */
+    readonly serverUrl?: string;
+    readonly readyTimeoutSeconds: number;
+}
+
+/** Installs (or reconfigures) k3s from a rendered config.yaml. Safe to re-run. */
+export function renderK3sInstallScript(input: K3sInstallInput): string {
+    const service = input.role === "server" ? "k3s" : "k3s-agent";
+    const fetch = input.installScript.startsWith("https://")
+        ? [
+            "installer=$(mktemp)",
+            "trap 'rm -f \"$installer\"' EXIT",
+            `timeout 300 curl -sfL --retry 3 -o "$installer" ${shq(input.installScript)}`,
+        ]
+        : [
+            `installer=${shq(input.installScript)}`,
+            `[ -f "$installer" ] || { echo "picluster: air-gapped install script $installer is missing on $(hostname)" >&2; exit 1; }`,
+            "export INSTALL_K3S_SKIP_DOWNLOAD=true",
+        ];
+    return script(
+        "install -d -m 0755 /etc/rancher/k3s",
+        ...(input.tokenOnStdin ? [
+            "IFS= read -r token || true",
+            "case \"$token\" in",
+            "  K10*::*) ;;",
+            "  *) echo 'picluster: the join token on stdin is not a secure K10 token' >&2; exit 1 ;;",
+            "esac",
+            `( umask 077; printf '%s\\n' "$token" > ${shq(K3S_TOKEN_FILE + ".picluster-new")} )`,
+            `mv -f ${shq(K3S_TOKEN_FILE + ".picluster-new")} ${shq(K3S_TOKEN_FILE)}`,
+        ] : []),
+        ...writeFile(K3S_CONFIG_PATH, input.configYaml, "0600"),
+        `want=${shq(input.version)}`,
+        "have=$(/usr/local/bin/k3s --version 2>/dev/null | head -n 1 | cut -d' ' -f3 || true)",
+        "# Written only once k3s is up with this version and config: an install that was",
+        "# interrupted (or a config that changed) runs the installer again.",
+        `done_marker="$want $(sha256sum ${shq(K3S_CONFIG_PATH)} | cut -d' ' -f1)"`,
+        `if [ "$have" = "$want" ] && [ -x /usr/local/bin/${service}-uninstall.sh ] && [ "$(cat ${shq(k3sMarker(service))} 2>/dev/null)" = "$done_marker" ]; then`,
+        `  echo "picluster: k3s $want already installed with this config on $(hostname)"`,
+        "else",
+        ...fetch.map((l) => "  " + l),
+        `  echo "picluster: installing k3s $want (${input.role}) on $(hostname)"`,
+        `  export INSTALL_K3S_VERSION="$want" INSTALL_K3S_EXEC=${shq(input.role)}`,
+        ...(input.role === "agent" && input.serverUrl ? [
+            `  export K3S_URL=${shq(input.serverUrl)} K3S_TOKEN_FILE=${shq(K3S_TOKEN_FILE)}`,
+        ] : []),
+        "  # k3s's installer restarts k3s only when its binary, unit or env file changed, not",
+        "  # for a new config.yaml nor after an install interrupted before the start.",
+        "  export INSTALL_K3S_FORCE_RESTART=true",
+        "  timeout 900 sh \"$installer\"",
+        "fi",
+        ...(input.role === "server" ? [
+            `deadline=$(( $(date +%s) + ${input.readyTimeoutSeconds} ))`,
+            "until /usr/local/bin/k3s kubectl get --raw=/readyz >/dev/null 2>&1; do",
+            "  if [ \"$(date +%s)\" -ge \"$deadline\" ]; then",
+            `    echo "picluster: k3s API on $(hostname) not ready after ${input.readyTimeoutSeconds}s" >&2`,
+            "    exit 1",
+            "  fi",
+            "  sleep 2",
+            "done",
+        ] : []),
+        `install -d -m 0700 ${shq(STATE_DIR)}`,
+        `printf '%s\\n' "$done_marker" > ${shq(k3sMarker(service))}`,
+        `echo "picluster: k3s ${input.role} ready on $(hostname)"`,
+    );
+}
+
+function k3sMarker(service: string): string {
+    return `${STATE_DIR}/${service}.installed`;
+}
+
+/** Removes k3s from a node; a server first leaves etcd by deleting its own node. */
+export function renderK3sUninstallScript(input: { role: "server" | "agent"; nodeName: string; leaveCluster: boolean }): string {
+    const uninstall = input.role === "server" ? "/usr/local/bin/k3s-uninstall.sh" : "/usr/local/bin/k3s-agent-uninstall.sh";
+    return script(
+        ...(input.leaveCluster ? [
+            "# Deleting the Node makes k3s remove this member from etcd, so the remaining",
+            "# servers keep a clean member list and the name can join again later.",
+            `timeout 90 /usr/local/bin/k3s kubectl delete node ${shq(input.nodeName)} --ignore-not-found --timeout=60s \\`,
+            `  || echo "picluster: warning: could not delete node ${input.nodeName} from the cluster" >&2`,
+        ] : []),
+        `if [ -x ${uninstall} ]; then timeout 300 ${uninstall}; fi`,
+        `rm -f ${shq(K3S_CONFIG_PATH)} ${shq(K3S_TOKEN_FILE)}`,
+        `rm -f ${shq(k3sMarker(input.role === "server" ? "k3s" : "k3s-agent"))}`,
+        "# k3s's own uninstall leaves the node password and /var/lib/rancher behind.",
+        "rm -rf /etc/rancher/node",
+        "rmdir /etc/rancher/k3s /etc/rancher /var/lib/rancher 2>/dev/null || true",
+        `echo "picluster: k3s removed from $(hostname)"`,
+    );
+}
+
+/** Prints the secure join token once the first server has written it. */
+export function renderReadTokenScript(timeoutSeconds: number): string {
+    return script(
+        "f=/var/lib/rancher/k3s/server/token",
+        `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
+        "until [ -s \"$f\" ]; do",
+        `  [ "$(date +%s)" -lt "$deadline" ] || { echo "picluster: no join token at $f after ${timeoutSeconds}s" >&2; exit 1; }`,
+        "  sleep 1",
+        "done",
+        "token=$(head -n 1 \"$f\")",
+        "case \"$token\" in K10*::*) ;; *) echo \"picluster: $f does not hold a secure K10 token\" >&2; exit 1 ;; esac",
+        "printf '%s' \"$token\"",
+    );
+}
+
+export function renderReadKubeconfigScript(): string {
+    return script("cat /etc/rancher/k3s/k3s.yaml");
+}
+
+/** Runs on a server: lists the cluster's nodes by name, one per line. */
+export function renderListNodesScript(): string {
+    return script("timeout 60 /usr/local/bin/k3s kubectl get nodes -o 'jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}'");
+}
+
+/** The drain resource's create step: it only says what its delete will do (from the first server). */
+export function renderDrainNoticeScript(nodeName: string): string {
+    return `echo 'picluster: ${nodeName} will be drained from here when it is removed'`;
+}
+
+/** Runs on a server when an agent is removed: drain it, then delete its Node. */
+export function renderDrainScript(nodeName: string): string {
+    const n = shq(nodeName);
+    return script(
+        "if [ ! -x /usr/local/bin/k3s ]; then",
+        `  echo "picluster: k3s is gone from $(hostname); nothing to drain for ${nodeName}"`,
+        "  exit 0",
+        "fi",
+        `timeout 150 /usr/local/bin/k3s kubectl drain ${n} --ignore-daemonsets --delete-emptydir-data --force --timeout=120s \\`,
+        `  || echo "picluster: warning: drain of ${nodeName} did not finish; deleting it anyway" >&2`,
+        `timeout 90 /usr/local/bin/k3s kubectl delete node ${n} --ignore-not-found --timeout=60s`,
+        `echo "picluster: ${nodeName} drained and removed from the cluster"`,
+    );
+}
+

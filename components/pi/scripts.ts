@@ -1,0 +1,138 @@
+// The scripts of one Pi: its preparation (cgroup flags, hostname, the packages its role needs),
+// the undoing of it, and the wait for its reboot, which runs on the operator's machine.
+import { backupOnce, restore, script, shq, STATE_DIR } from "../shared/bash";
+
+export const CGROUP_FLAGS = "cgroup_memory=1 cgroup_enable=memory";
+/** Printed by the preparation script when it scheduled a reboot. */
+export const REBOOT_MARKER = "picluster: reboot scheduled";
+
+export interface PrepareInput {
+    readonly hostname: string;
+    readonly packages: readonly string[];
+    /** Reboot when the cgroup flags were added (k3s needs them active). */
+    readonly rebootOnCmdlineChange: boolean;
+}
+
+/** Pi preparation: cgroup flags, hostname, packages. Records what it changed. */
+export function renderPrepareScript(input: PrepareInput): string {
+    const pkgs = input.packages.map(shq).join(" ");
+    return script(
+        `install -d -m 0700 ${shq(STATE_DIR)}`,
+        "cmdline=''",
+        "for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do",
+        "  if [ -f \"$f\" ]; then cmdline=$f; break; fi",
+        "done",
+        "if [ -z \"$cmdline\" ]; then",
+        "  echo 'picluster: neither /boot/firmware/cmdline.txt nor /boot/cmdline.txt exists; is this a Raspberry Pi OS or Hypriot image?' >&2",
+        "  exit 1",
+        "fi",
+        "changed_cmdline=no",
+        "if ! grep -qw 'cgroup_memory=1' \"$cmdline\" || ! grep -qw 'cgroup_enable=memory' \"$cmdline\"; then",
+        `  [ -e ${shq(STATE_DIR + "/cmdline.orig")} ] || { cp -p "$cmdline" ${shq(STATE_DIR + "/cmdline.orig")}; echo "$cmdline" > ${shq(STATE_DIR + "/cmdline.path")}; }`,
+        "  # cmdline.txt is one line; append to it without adding a second one.",
+        `  line=$(head -n 1 "$cmdline")`,
+        `  for flag in ${CGROUP_FLAGS}; do`,
+        "    case \" $line \" in *\" $flag \"*) ;; *) line=\"$line $flag\" ;; esac",
+        "  done",
+        "  printf '%s\\n' \"$line\" > \"$cmdline.picluster-new\"",
+        "  mv -f \"$cmdline.picluster-new\" \"$cmdline\"",
+        "  changed_cmdline=yes",
+        "  echo \"picluster: added cgroup flags to $cmdline\"",
+        "fi",
+        `if [ "$(hostname)" != ${shq(input.hostname)} ]; then`,
+        ...backupOnce("/etc/hostname", "hostname").map((l) => "  " + l),
+        `  [ -e ${shq(STATE_DIR + "/hostname.running")} ] || hostname > ${shq(STATE_DIR + "/hostname.running")}`,
+        `  echo ${shq(input.hostname)} > /etc/hostname`,
+        `  hostname ${shq(input.hostname)}`,
+        `  echo "picluster: hostname set to ${input.hostname}"`,
+        "fi",
+        ...(input.packages.length === 0 ? [] : [
+            "missing=()",
+            `for p in ${pkgs}; do`,
+            "  dpkg-query -W -f='${Status}' \"$p\" 2>/dev/null | grep -q 'install ok installed' || missing+=(\"$p\")",
+            "done",
+            "if [ ${#missing[@]} -gt 0 ]; then",
+            "  echo \"picluster: installing ${missing[*]}\"",
+            "  export DEBIAN_FRONTEND=noninteractive",
+            "  timeout 600 apt-get update -qq",
+            "  timeout 900 apt-get install -y -qq --no-install-recommends \"${missing[@]}\"",
+            `  printf '%s\\n' "\${missing[@]}" >> ${shq(STATE_DIR + "/packages.installed")}`,
+            "fi",
+        ]),
+        ...(input.rebootOnCmdlineChange ? [
+            "if [ \"$changed_cmdline\" = yes ]; then",
+            "  # Reboot after this session has returned, so the provider sees success;",
+            "  # the next step waits for the Pi to come back.",
+            "  nohup sh -c 'sleep 3; reboot' >/dev/null 2>&1 &",
+            `  echo ${shq(REBOOT_MARKER)}`,
+            "fi",
+        ] : [
+            "if [ \"$changed_cmdline\" = yes ]; then",
+            "  echo 'picluster: warning: reboot this Pi before k3s starts: the cgroup flags take effect at boot' >&2",
+            "fi",
+        ]),
+        "echo 'picluster: prepared'",
+    );
+}
+
+/** Undoes renderPrepareScript: cmdline, hostname, and the packages it installed. */
+export function renderUnprepareScript(): string {
+    return script(
+        `if [ -e ${shq(STATE_DIR + "/cmdline.orig")} ]; then`,
+        `  target=$(cat ${shq(STATE_DIR + "/cmdline.path")})`,
+        `  cp -p ${shq(STATE_DIR + "/cmdline.orig")} "$target"`,
+        `  rm -f ${shq(STATE_DIR + "/cmdline.orig")} ${shq(STATE_DIR + "/cmdline.path")}`,
+        "  echo \"picluster: restored $target (takes effect at the next boot)\"",
+        "fi",
+        ...restore("/etc/hostname", "hostname"),
+        `if [ -e ${shq(STATE_DIR + "/hostname.running")} ]; then`,
+        `  hostname "$(cat ${shq(STATE_DIR + "/hostname.running")})"`,
+        `  rm -f ${shq(STATE_DIR + "/hostname.running")}`,
+        "fi",
+        `if [ -s ${shq(STATE_DIR + "/packages.installed")} ]; then`,
+        `  mapfile -t pkgs < ${shq(STATE_DIR + "/packages.installed")}`,
+        "  export DEBIAN_FRONTEND=noninteractive",
+        "  timeout 600 apt-get purge -y -qq \"${pkgs[@]}\" || echo 'picluster: warning: could not remove some packages' >&2",
+        `  rm -f ${shq(STATE_DIR + "/packages.installed")}`,
+        "fi",
+        `rmdir ${shq(STATE_DIR)} 2>/dev/null || true`,
+        "echo 'picluster: preparation undone'",
+    );
+}
+
+/**
+ * Runs on the operator's machine after preparation: when that scheduled a reboot (3 s after it
+ * returned), wait for the Pi's SSH port to stop answering, then for it to answer again. Seeing
+ * the port go down lets the wait return as soon as the Pi is back. The engine may start this
+ * step late, though (its parallelism queues steps: measured with 26 Pis at --parallel 8), when
+ * the Pi has already rebooted and answers again: so after `downWindowSeconds` without seeing
+ * it go down the wait goes on to the answering check, as a fixed sleep of that length would.
+ * Two refusals in a row count as down, so one lost probe is not taken for the reboot.
+ */
+export function renderAwaitRebootScript(input: { host: string; port: number; timeoutSeconds: number; downWindowSeconds?: number }): string {
+    const probe = `timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' ${shq(input.host)} ${input.port} 2>/dev/null`;
+    const window = input.downWindowSeconds ?? 15;
+    return script(
+        `case "\${PREPARE_OUTPUT:-}" in *${shq(REBOOT_MARKER)}*) ;; *) exit 0 ;; esac`,
+        `echo "picluster: waiting for ${input.host} to reboot"`,
+        `down_deadline=$(( SECONDS + ${window} ))`,
+        `deadline=$(( SECONDS + ${input.timeoutSeconds} ))`,
+        "down=0",
+        "while [ \"$down\" -lt 2 ]; do",
+        "  if [ \"$SECONDS\" -ge \"$down_deadline\" ]; then",
+        `    echo "picluster: ${input.host} did not go down within ${window}s of this wait: it rebooted before the wait began"`,
+        "    break",
+        "  fi",
+        `  if ${probe}; then down=0; else down=$(( down + 1 )); fi`,
+        "  sleep 0.5",
+        "done",
+        `until ${probe}; do`,
+        "  if [ \"$SECONDS\" -ge \"$deadline\" ]; then",
+        `    echo "picluster: ${input.host} did not answer on port ${input.port} within ${input.timeoutSeconds}s after its reboot" >&2`,
+        "    exit 1",
+        "  fi",
+        "  sleep 1",
+        "done",
+        `echo "picluster: ${input.host} is back"`,
+    );
+}

@@ -1,0 +1,16 @@
+// Ports and time limits that more than one part of the program must agree on: the inventory's
+// defaults and refusals, the rendered configs and scripts, and the components. One definition
+// each, so that a change here reaches every place that uses it.
+
+/** The k3s API (kube-apiserver's https port on every server, and haproxy's frontend). */
+export const API_PORT = 6443;
+/** The default port of the agent-check that xinetd serves on each server (`loadBalancer.agentCheckPort`). */
+export const DEFAULT_AGENT_CHECK_PORT = 9707;
+/** haproxy's authenticated stats page on each load balancer. */
+export const STATS_PORT = 8404;
+/** haproxy's loopback-only listener on each load balancer that keepalived's track script connects to. */
+export const HEALTH_PORT = 8405;
+/** How long a k3s server (or the token it writes) may take to become ready after its install. */
+export const K3S_READY_TIMEOUT_SECONDS = 300;
+/** How long a Pi may take to answer SSH again after the reboot its preparation scheduled. */
+export const REBOOT_TIMEOUT_SECONDS = 300;
