@@ -35,15 +35,16 @@ node_suite() { # <label> <concurrency> <files...>
   for f in "$@"; do [[ -e "$f" ]] && files+=("$f"); done
   step "$label (${#files[@]} files)"
   [[ ${#files[@]} -gt 0 ]] || return 0
-  local log rc p fl
-  log=$(mktemp)
-  node --require ts-node/register --test --test-concurrency="$conc" "${files[@]}" 2>&1 | tee "$log"
-  rc=${PIPESTATUS[0]}
-  p=$(grep -E '^ℹ pass [0-9]+' "$log" | tail -1 | awk '{print $3}')
-  fl=$(grep -E '^ℹ fail [0-9]+' "$log" | tail -1 | awk '{print $3}')
-  # A test cancelled because its setup failed did not pass: count it as failed.
-  fl=$(( ${fl:-0} + $(grep -E '^ℹ cancelled [0-9]+' "$log" | tail -1 | awk '{print $3}' || echo 0) ))
-  rm -f "$log"
+  local totals rc p fl
+  totals=$(mktemp)
+  # The spec reporter for the reader, test/kit/countReporter.mjs for the totals (node:test's own events).
+  node --require ts-node/register --test --test-concurrency="$conc" \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=./test/kit/countReporter.mjs --test-reporter-destination="$totals" "${files[@]}" 2>&1
+  rc=$?
+  p=$(node -e 'const t = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(t.passed)' "$totals" 2>/dev/null)
+  fl=$(node -e 'const t = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(t.failed)' "$totals" 2>/dev/null)
+  rm -f "$totals"
   count "$label" "$rc" "${p:-0}" "${fl:-0}"
 }
 go_suite() { # <module dir>
