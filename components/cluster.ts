@@ -1,7 +1,7 @@
 // Builds the whole cluster from a validated inventory. Kept apart from index.ts so the
 // unit tests can build it under mocks with any inventory.
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
+import { remoteCommand } from "./shared/command";
 import { Inventory, Role } from "../inventory/schema";
 import { API_PORT, STATS_PORT } from "../inventory/wellKnown";
 import { asRoot } from "./shared/bash";
@@ -65,7 +65,7 @@ export function buildCluster(args: ClusterArgs): Cluster {
         agents: pick(inv.agents), k3sVersion: inv.k3s.version, installScript: inv.k3s.installScript,
         token: servers.token, serverUrl: apiUrl, controlNode: servers.first,
     });
-    const listNodes = new command.remote.Command("node-list", {
+    const listNodes = remoteCommand("node-list", {
         connection: servers.first.connection,
         create: asRoot(renderListNodesScript()),
         // Re-read the list whenever the inventory's node set changes.

@@ -5,6 +5,7 @@
 // it first.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { remoteCommand } from "../shared/command";
 import { K3S_READY_TIMEOUT_SECONDS } from "../../inventory/wellKnown";
 import { asRoot } from "../shared/bash";
 import { hostBound, Pi } from "../pi/pi";
@@ -38,7 +39,7 @@ export class AgentPool extends pulumi.ComponentResource {
         const joins: AgentJoin[] = [];
         const installs: command.remote.Command[] = [];
         for (const agent of args.agents) {
-            const install = new command.remote.Command(`${name}-${agent.name}-k3s`, {
+            const install = remoteCommand(`${name}-${agent.name}-k3s`, {
                 connection: agent.connection,
                 create: pulumi.interpolate`${args.serverUrl}`.apply((url) => asRoot(renderK3sInstallScript({
                     role: "agent", version: args.k3sVersion, installScript: args.installScript, tokenOnStdin: true,
@@ -49,7 +50,7 @@ export class AgentPool extends pulumi.ComponentResource {
                 stdin: args.token,
                 triggers: [agent.address],
             }, hostBound(this, [agent.ready]));
-            new command.remote.Command(`${name}-${agent.name}-drain`, {
+            remoteCommand(`${name}-${agent.name}-drain`, {
                 connection: args.controlNode.connection,
                 create: renderDrainNoticeScript(agent.name),
                 delete: asRoot(renderDrainScript(agent.name)),

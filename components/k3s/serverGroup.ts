@@ -4,6 +4,7 @@
 // only as a secret output.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { remoteCommand } from "../shared/command";
 import { K3sSettings } from "../../inventory/schema";
 import { API_PORT, K3S_READY_TIMEOUT_SECONDS as READY_TIMEOUT_SECONDS } from "../../inventory/wellKnown";
 import { asRoot } from "../shared/bash";
@@ -45,7 +46,7 @@ export class ServerGroup extends pulumi.ComponentResource {
         this.first = first;
         const firstUrl = `https://${first.address}:${API_PORT}`;
 
-        const firstInstall = new command.remote.Command(`${name}-${first.name}-k3s`, {
+        const firstInstall = remoteCommand(`${name}-${first.name}-k3s`, {
             connection: first.connection,
             create: asRoot(renderK3sInstallScript({
                 role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: false,
@@ -56,7 +57,7 @@ export class ServerGroup extends pulumi.ComponentResource {
             triggers: [first.address],
         }, hostBound(this, [first.ready]));
 
-        const readToken = new command.remote.Command(`${name}-token`, {
+        const readToken = remoteCommand(`${name}-token`, {
             connection: first.connection,
             create: asRoot(renderReadTokenScript(READY_TIMEOUT_SECONDS)),
             logging: "none",
@@ -68,7 +69,7 @@ export class ServerGroup extends pulumi.ComponentResource {
         const plan: JoinStep[] = [{ server: first.name, joins: undefined, after: undefined }];
         for (const server of rest) {
             const previous = installs[installs.length - 1];
-            const install = new command.remote.Command(`${name}-${server.name}-k3s`, {
+            const install = remoteCommand(`${name}-${server.name}-k3s`, {
                 connection: server.connection,
                 create: asRoot(renderK3sInstallScript({
                     role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: true,
@@ -86,7 +87,7 @@ export class ServerGroup extends pulumi.ComponentResource {
         this.installs = installs;
         this.joinPlan = plan;
 
-        const readKubeconfig = new command.remote.Command(`${name}-kubeconfig`, {
+        const readKubeconfig = remoteCommand(`${name}-kubeconfig`, {
             connection: first.connection,
             create: asRoot(renderReadKubeconfigScript()),
             logging: "none",

@@ -2,7 +2,7 @@
 // servers, the agent-check on every server (served by xinetd as nobody), and, with a
 // VIP, keepalived so the address moves to a surviving load balancer.
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
+import { remoteCommand } from "../shared/command";
 import { LoadBalancerSettings } from "../../inventory/schema";
 import { API_PORT } from "../../inventory/wellKnown";
 import { asRoot } from "../shared/bash";
@@ -49,7 +49,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
             apiClientCertPath: AGENT_CLIENT_CERT_PATH, apiClientKeyPath: AGENT_CLIENT_KEY_PATH,
         });
         args.servers.forEach((server, i) => {
-            new command.remote.Command(`${name}-${server.name}-agent-check`, {
+            remoteCommand(`${name}-${server.name}-agent-check`, {
                 connection: server.connection,
                 create: asRoot(renderAgentCheckInstallScript({
                     agentCheck,
@@ -61,7 +61,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
             }, hostBound(this, [server.ready]));
             // With anonymous auth off, /readyz needs credentials: the agent gets its own
             // client certificate (no groups) once the server's client CA exists.
-            new command.remote.Command(`${name}-${server.name}-agent-cert`, {
+            remoteCommand(`${name}-${server.name}-agent-cert`, {
                 connection: server.connection,
                 create: asRoot(renderAgentClientCertScript()),
                 delete: asRoot(renderAgentClientCertRemoveScript()),
@@ -77,7 +77,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
                 statsBindAddress: lb.address, statsUser: "admin", statsPassword: password,
             })));
             configs.set(lb.name, cfg);
-            const haproxy = new command.remote.Command(`${name}-${lb.name}-haproxy`, {
+            const haproxy = remoteCommand(`${name}-${lb.name}-haproxy`, {
                 connection: lb.connection,
                 create: asRoot(renderHaproxyApplyScript()),
                 delete: asRoot(renderHaproxyRestoreScript()),
@@ -91,7 +91,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
                     vip: args.vip as string, interface: s.interface, routerId: s.vrrpRouterId,
                     priority: vrrpPriority(index), authPass, unicastSourceIp: lb.address, unicastPeers: peers,
                 })));
-                const keepalived = new command.remote.Command(`${name}-${lb.name}-keepalived`, {
+                const keepalived = remoteCommand(`${name}-${lb.name}-keepalived`, {
                     connection: lb.connection,
                     create: asRoot(renderKeepalivedApplyScript()),
                     delete: asRoot(renderKeepalivedRestoreScript()),

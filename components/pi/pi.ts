@@ -2,6 +2,7 @@
 // (cgroup flags, hostname, the packages its role needs), undone on delete.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { remoteCommand, localCommand } from "../shared/command";
 import { HostSpec, SshSettings } from "../../inventory/schema";
 import { REBOOT_TIMEOUT_SECONDS } from "../../inventory/wellKnown";
 import { asRoot } from "../shared/bash";
@@ -45,13 +46,13 @@ export class Pi extends pulumi.ComponentResource {
             dialErrorLimit: args.ssh.dialAttempts,
         };
         const reboot = args.rebootOnCmdlineChange ?? true;
-        const prepare = new command.remote.Command(`${name}-prepare`, {
+        const prepare = remoteCommand(`${name}-prepare`, {
             connection: this.connection,
             create: asRoot(renderPrepareScript({ hostname: args.host.name, packages: args.packages, rebootOnCmdlineChange: reboot })),
             delete: asRoot(renderUnprepareScript()),
             triggers: [args.host.address],
         }, hostBound(this));
-        this.ready = new command.local.Command(`${name}-await-reboot`, {
+        this.ready = localCommand(`${name}-await-reboot`, {
             create: renderAwaitRebootScript({ host: args.host.address, port: args.ssh.port, timeoutSeconds: REBOOT_TIMEOUT_SECONDS }),
             interpreter: ["/bin/bash", "-c"],
             environment: { PREPARE_OUTPUT: prepare.stdout },

@@ -142,3 +142,10 @@ function decodeEmbeddedConfig(script: string): string {
     assert.ok(cfg, "no embedded config.yaml found");
     return cfg;
 }
+
+test("no command asks for its previous output in the environment (Debian's sshd refuses the env request)", async () => {
+    const { registered } = await build();
+    const commands = registered.filter((r) => r.type === "command:remote:Command" || r.type === "command:local:Command");
+    assert.ok(commands.length > 10, `expected the cluster's commands, got ${commands.length}`);
+    for (const c of commands) assert.equal(c.inputs.addPreviousOutputInEnv, false, `${c.name} must set addPreviousOutputInEnv: false`);
+});
