@@ -3,10 +3,12 @@
 import { spawnSync, SpawnSyncReturns } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import assert from "node:assert/strict";
 
-export const REPO = resolve(__dirname, "..", "..");
+import { REPO } from "../kit";
+
+export { REPO, show } from "../kit";
 export const TEST_PASSPHRASE = "picluster-test-passphrase-not-for-real-stacks";
 
 export interface Workspace {
@@ -68,10 +70,6 @@ export function workspace(from: string, files: readonly string[]): Workspace {
             rmSync(root, { recursive: true, force: true });
         },
     };
-}
-
-export function show(r: SpawnSyncReturns<string>): string {
-    return `exit ${r.status} signal ${r.signal}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
 }
 
 /** The program's own files, copied for each test project (folders with everything in them, e.g. the player page's files). */

@@ -2,10 +2,10 @@
 // authorized key, root login by key only. Stopped by the test that started it.
 import { spawn, spawnSync, ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
-import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
+import { freePort, portAnswers, waitFor } from "../kit";
 
 export interface Sshd {
     readonly port: number;
@@ -15,27 +15,8 @@ export interface Sshd {
     stop(): void;
 }
 
-async function freePort(): Promise<number> {
-    return new Promise((res) => {
-        const s = createServer().listen(0, "127.0.0.1", () => {
-            const p = (s.address() as { port: number }).port;
-            s.close(() => res(p));
-        });
-    });
-}
-
 async function waitForPort(port: number, deadlineMs: number): Promise<void> {
-    const start = Date.now();
-    for (;;) {
-        const ok = await new Promise<boolean>((res) => {
-            const s = connect(port, "127.0.0.1");
-            s.on("connect", () => { s.destroy(); res(true); });
-            s.on("error", () => res(false));
-        });
-        if (ok) return;
-        assert.ok(Date.now() - start < deadlineMs, `sshd did not listen on ${port} within ${deadlineMs} ms`);
-        await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(`sshd listening on ${port}`, deadlineMs, () => portAnswers(port), 100);
 }
 
 export async function startSshd(): Promise<Sshd> {

@@ -256,7 +256,7 @@ export function apiGet(kc: Kubeconfig, path: string, timeoutMs = 3000): Promise<
     });
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from "../kit";
 
 /** Resource names by step kind from the text output of `pulumi up`. */
 export function stepsOf(out: string): { created: string[]; updated: string[]; deleted: string[]; replaced: string[]; failed: string[] } {

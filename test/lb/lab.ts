@@ -51,9 +51,8 @@ export function must(cmd: string, args: readonly string[], timeoutMs = 10_000): 
     return r.stdout;
 }
 
-export function sleep(ms: number): Promise<void> {
-    return new Promise((r) => setTimeout(r, ms));
-}
+import { sleep } from "../kit";
+export { sleep };
 
 function alive(pid: number): boolean {
     try {

@@ -13,6 +13,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { AgentCheckInput, renderAgentCheck, renderAgentClientCertScript, renderXinetdService } from "../../components/loadBalancer/agentCheck";
 import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";
+import { freePort } from "../kit";
 
 const execFileAsync = promisify(execFile);
 
@@ -147,15 +148,6 @@ test("the agent's client certificate: issued once from the CA, kept while curren
     const missingCa = run("bash", ["-c", renderAgentClientCertScript({ dir, caCertPath: join(dir, "nope.crt"), caKeyPath: join(dir, "nope.key") })]);
     assert.notEqual(missingCa.status, 0, "without k3s's client CA the script fails loudly");
 });
-
-async function freePort(): Promise<number> {
-    return new Promise((res) => {
-        const s = createServer().listen(0, "127.0.0.1", () => {
-            const p = (s.address() as { port: number }).port;
-            s.close(() => res(p));
-        });
-    });
-}
 
 async function ask(port: number, deadlineMs = 5000): Promise<string> {
     const start = Date.now();

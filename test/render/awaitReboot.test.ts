@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer, Server } from "node:net";
 import { renderAwaitRebootScript, REBOOT_MARKER } from "../../components/pi/scripts";
+import { sleep } from "../kit";
 
 function listen(port = 0): Promise<Server> {
     return new Promise((resolve, reject) => {
@@ -14,7 +15,6 @@ function listen(port = 0): Promise<Server> {
     });
 }
 const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function runWait(port: number, prepareOutput: string, timeoutSeconds: number, downWindowSeconds?: number): Promise<{ code: number | null; stdout: string; stderr: string; endedAt: number }> {
     const script = renderAwaitRebootScript({ host: "127.0.0.1", port, timeoutSeconds, downWindowSeconds });

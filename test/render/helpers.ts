@@ -1,18 +1,15 @@
-// Runs the real programs that read our rendered files. A missing program is a test
+// Runs the real programs that read our rendered files (with the test kit's runner). A missing program is a test
 // failure with the install command, never a skip.
-import { spawnSync, SpawnSyncReturns } from "node:child_process";
+import { SpawnSyncReturns } from "node:child_process";
 import { mkdtempSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import assert from "node:assert/strict";
+import { run as kitRun } from "../kit";
 
-export function requireProgram(name: string, debianPackage: string): void {
-    const r = spawnSync("sh", ["-c", `command -v ${name}`]);
-    assert.equal(r.status, 0, `${name} is not installed: run \`apt-get install -y ${debianPackage}\` (tools/setup.sh does)`);
-}
+export { requireProgram } from "../kit";
 
 export function run(cmd: string, args: string[], input?: string, timeoutMs = 20000): SpawnSyncReturns<string> {
-    return spawnSync(cmd, args, { input, encoding: "utf8", timeout: timeoutMs });
+    return kitRun(cmd, args, { input, timeoutMs });
 }
 
 /** A fresh directory that the `nobody` user can read (xinetd runs services as nobody). */

@@ -6,12 +6,12 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
+import { REPO } from "../kit";
 import {
     FrontDoor, launchBrowser, parsePlaylist, probeDuration, publish, requirePrograms, sleep, startFrontDoor,
     startStreamingServer, StreamingServer, waitFor,
 } from "./lab";
 
-const REPO = join(__dirname, "..", "..");
 const SCREENSHOT_DIR = join(REPO, "test-results", "streaming");
 const KEY = "e2e_cam-1";
 

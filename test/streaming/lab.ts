@@ -5,11 +5,11 @@
 // Nothing here installs anything: a missing program fails with the apt-get command to run.
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEBIAN_RTMP_MODULE, HLS_URL_PATH, RECORDINGS_URL_PATH, renderNginxRtmpConfig } from "../../components/streaming/nginxConfig";
 import { HLS_JS_FILE, HLS_JS_MODULE_PATH, renderPlayerPage } from "../../components/streaming/player";
+import { freePort, waitFor } from "../kit";
 
 export const NGINX = "/usr/sbin/nginx";
 export const FFMPEG = "/usr/bin/ffmpeg";
@@ -40,34 +40,8 @@ export function requirePrograms(which: readonly string[] = PROGRAMS.map((p) => p
     }
 }
 
-export async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const addr = srv.address();
-            const port = typeof addr === "object" && addr ? addr.port : 0;
-            srv.close(() => resolve(port));
-        });
-    });
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined, everyMs = 50): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: unknown;
-    for (;;) {
-        try {
-            const v = await probe();
-            if (v !== undefined && v !== null && v !== false) return v;
-        } catch (e) {
-            last = e;
-        }
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ""}`);
-        await sleep(everyMs);
-    }
-}
+// The kit's waits and ports, re-exported for the streaming tests that import them from here.
+export { freePort, sleep, waitFor } from "../kit";
 
 /** One nginx process in the foreground, its own prefix, stopped with SIGQUIT then SIGKILL. */
 class NginxProcess {
