@@ -1,0 +1,124 @@
+// The upstream command provider that tools/toolchain.sh built, driven over gRPC as the engine
+// drives it, against a throwaway OpenSSH server on loopback: what the program relies on from a
+// remote command. A secret on stdin reaches the command and stays secret in the outputs, the
+// connection (it holds the key) is a secret output, a host-key pin is enforced and a wrong one
+// fails naming the host, a closed port fails in bounded time naming the host, and a preview
+// opens no connection.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { JsonObject, Plugin, normalizeKeys, providerBinary, startPlugin } from "./plugins";
+import { startSshd, Sshd } from "./sshd";
+
+const SIG = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" };
+const secret = (value: unknown) => ({ ...SIG, value }) as JsonObject;
+const isSecret = (v: unknown) => typeof v === "object" && v !== null && (v as JsonObject)["4dabf18193072939515e22adb298388d"] === SIG["4dabf18193072939515e22adb298388d"];
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+const TYPE = "command:remote:Command";
+const urn = (name: string) => `urn:pulumi:test::conformance::${TYPE}::${name}`;
+
+async function configured(): Promise<Plugin> {
+    const plugin = await startPlugin(providerBinary("command").path, { ...process.env, SSH_AUTH_SOCK: "" });
+    await plugin.call("/pulumirpc.ResourceProvider/Configure", {
+        args: {}, acceptSecrets: true, acceptResources: true, sendsOldInputs: true, sendsOldInputsToDelete: true,
+    });
+    return plugin;
+}
+
+function connection(sshd: Sshd, extra: JsonObject = {}): JsonObject {
+    return secret({ host: "127.0.0.1", port: sshd.port, user: "root", privateKey: sshd.privateKey, dialErrorLimit: 2, perDialTimeout: 5, ...extra });
+}
+
+async function freePort(): Promise<number> {
+    return new Promise((res) => {
+        const s = createServer().listen(0, "127.0.0.1", () => {
+            const p = (s.address() as { port: number }).port;
+            s.close(() => res(p));
+        });
+    });
+}
+
+/** Check then Create, as the engine does for a new resource; returns [inputs, create response]. */
+async function checkAndCreate(plugin: Plugin, name: string, news: JsonObject, preview = false): Promise<[JsonObject, JsonObject]> {
+    const check = normalizeKeys(await plugin.call("/pulumirpc.ResourceProvider/Check", { urn: urn(name), olds: {}, news, randomSeed: "" }));
+    assert.deepEqual(check.failures ?? [], [], `Check failed: ${JSON.stringify(check.failures)}`);
+    const inputs = check.inputs as JsonObject;
+    const created = await plugin.call("/pulumirpc.ResourceProvider/Create", { urn: urn(name), properties: inputs, preview, timeout: 60 });
+    return [inputs, normalizeKeys(created)];
+}
+
+test("given a secret on stdin, the remote command reads it and every output that holds it or the key stays secret", async () => {
+    const sshd = await startSshd();
+    const plugin = await configured();
+    try {
+        const token = "K10feedface::server:topsecretjoinvalue";
+        const news = { connection: connection(sshd, { hostKey: sshd.hostKey }), create: "cat; echo; id -un", stdin: secret(token), addPreviousOutputInEnv: false, logging: "none" };
+        const [inputs, created] = await checkAndCreate(plugin, "read", news);
+        assert.ok(isSecret(inputs.connection) && isSecret(inputs.stdin), "Check keeps the secret inputs secret");
+        assert.equal(inputs.addPreviousOutputInEnv, false, "Check keeps addPreviousOutputInEnv: false");
+        const props = created.properties as JsonObject;
+        assert.match(String(created.id), /^read[0-9a-zA-Z]+$/, "the id starts with the resource name");
+        assert.ok(isSecret(props.connection), `the connection output is secret: ${JSON.stringify(props.connection).slice(0, 80)}`);
+        assert.ok(isSecret(props.stdin), "the stdin output is secret");
+        // The provider does not mark stdout secret by itself (the program asks with additionalSecretOutputs).
+        const stdout = isSecret(props.stdout) ? (props.stdout as JsonObject).value : props.stdout;
+        assert.equal(stdout, `${token}\nroot`, "stdin reached the command over SSH");
+    } finally {
+        await plugin.stop();
+        sshd.stop();
+    }
+});
+
+test("given a wrong host-key pin, the create fails at once naming the host", async () => {
+    const sshd = await startSshd();
+    const plugin = await configured();
+    const dir = mkdtempSync(join(tmpdir(), "picluster-otherkey-"));
+    try {
+        assert.equal(spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "k")]).status, 0);
+        const other = readFileSync(join(dir, "k.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
+        const started = Date.now();
+        await assert.rejects(
+            checkAndCreate(plugin, "pinned", { connection: connection(sshd, { hostKey: other }), create: "touch /tmp/should-not-run" }),
+            (e: Error) => { assert.match(e.message, /127\.0\.0\.1/, e.message); assert.match(e.message, /host key|hostkey|knownhosts|mismatch/i, e.message); return true; },
+        );
+        assert.ok(Date.now() - started < 30_000, `a wrong pin failed after ${Date.now() - started} ms`);
+    } finally {
+        await plugin.stop();
+        sshd.stop();
+        rmSync(dir, { recursive: true, force: true });
+    }
+});
+
+test("given a closed port, the create fails in bounded time naming the host", async () => {
+    const plugin = await configured();
+    try {
+        const port = await freePort();
+        const started = Date.now();
+        await assert.rejects(
+            checkAndCreate(plugin, "closed", { connection: secret({ host: "127.0.0.1", port, user: "root", privateKey: "unused", dialErrorLimit: 2, perDialTimeout: 2 }), create: "true" }),
+            (e: Error) => { assert.match(e.message, new RegExp(`127\\.0\\.0\\.1:${port}|127\\.0\\.0\\.1`), e.message); return true; },
+        );
+        const ms = Date.now() - started;
+        assert.ok(ms < 20_000, `dialErrorLimit 2 should give up within seconds, took ${ms} ms`);
+    } finally {
+        await plugin.stop();
+    }
+});
+
+test("given a preview, the provider runs nothing and leaves stdout unknown", async () => {
+    const plugin = await configured();
+    try {
+        const port = await freePort(); // nothing listens: a dial would fail the call
+        const [, created] = await checkAndCreate(plugin, "preview", {
+            connection: secret({ host: "127.0.0.1", port, user: "root", privateKey: "unused", dialErrorLimit: 1 }), create: "true",
+        }, true);
+        const props = created.properties as JsonObject;
+        assert.ok(props.stdout === undefined || props.stdout === UNKNOWN, `stdout in preview: ${JSON.stringify(props.stdout)}`);
+    } finally {
+        await plugin.stop();
+    }
+});
