@@ -17,6 +17,7 @@ import { startSshd, Sshd } from "./sshd";
 const SIG = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270" };
 const secret = (value: unknown) => ({ ...SIG, value }) as JsonObject;
 const isSecret = (v: unknown) => typeof v === "object" && v !== null && (v as JsonObject)["4dabf18193072939515e22adb298388d"] === SIG["4dabf18193072939515e22adb298388d"];
+const show = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const TYPE = "command:remote:Command";
 const urn = (name: string) => `urn:pulumi:test::conformance::${TYPE}::${name}`;
@@ -61,7 +62,7 @@ test("given a secret on stdin, the remote command reads it and every output that
         assert.ok(isSecret(inputs.connection) && isSecret(inputs.stdin), "Check keeps the secret inputs secret");
         assert.equal(inputs.addPreviousOutputInEnv, false, "Check keeps addPreviousOutputInEnv: false");
         const props = created.properties as JsonObject;
-        assert.match(String(created.id), /^read[0-9a-zA-Z]+$/, "the id starts with the resource name");
+        assert.match(show(created.id), /^read[0-9a-zA-Z]+$/, "the id starts with the resource name");
         assert.ok(isSecret(props.connection), `the connection output is secret: ${JSON.stringify(props.connection).slice(0, 80)}`);
         assert.ok(isSecret(props.stdin), "the stdin output is secret");
         // The provider does not mark stdout secret by itself (the program asks with additionalSecretOutputs).

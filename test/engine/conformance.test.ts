@@ -39,11 +39,12 @@ const same = (other: string): Shape => (v, out) => (v === out[other] ? undefined
 const bytesOf = (s: unknown, enc: BufferEncoding) => (typeof s === "string" ? Buffer.from(s, enc).toString("hex") : undefined);
 
 function passwordShape(v: Json | undefined, _out: JsonObject, ins: JsonObject): string | undefined {
-    if (typeof v !== "string" || v.length !== ins.length) return `expected a string of length ${ins.length}, got ${show(v)}`;
+    if (typeof v !== "string" || v.length !== ins.length) return `expected a string of length ${show(ins.length)}, got ${show(v)}`;
     const counts: [string, RegExp][] = [["minUpper", /[A-Z]/g], ["minLower", /[a-z]/g], ["minNumeric", /[0-9]/g], ["minSpecial", /[^A-Za-z0-9]/g]];
     for (const [key, re] of counts) {
         const n = (v.match(re) ?? []).length;
-        if (typeof ins[key] === "number" && n < (ins[key] as number)) return `expected at least ${ins[key]} (${key}), got ${n} in ${show(v)}`;
+        const min = ins[key];
+        if (typeof min === "number" && n < min) return `expected at least ${min} (${key}), got ${n} in ${show(v)}`;
     }
     if (ins.special === false && /[^A-Za-z0-9]/.test(v)) return `expected no special characters (special: false), got ${show(v)}`;
     return undefined;
@@ -59,23 +60,23 @@ const RANDOM_BY_NATURE: Record<string, Record<string, Shape>> = {
     },
     "random:index/randomString:RandomString": { result: passwordShape, id: same("result") },
     "random:index/randomBytes:RandomBytes": {
-        base64: (v, _o, ins) => (typeof v === "string" && Buffer.from(v, "base64").length === ins.length && /^[A-Za-z0-9+/]+=*$/.test(v) ? undefined : `expected base64 of ${ins.length} bytes, got ${show(v)}`),
+        base64: (v, _o, ins) => (typeof v === "string" && Buffer.from(v, "base64").length === ins.length && /^[A-Za-z0-9+/]+=*$/.test(v) ? undefined : `expected base64 of ${show(ins.length)} bytes, got ${show(v)}`),
         hex: (v, out) => (v === bytesOf(out.base64, "base64") ? undefined : `expected the hex of base64's bytes, got ${show(v)}`),
         id: same("base64"),
     },
     "random:index/randomId:RandomId": {
-        b64Url: (v, _o, ins) => (typeof v === "string" && /^[A-Za-z0-9_-]+$/.test(v) && Buffer.from(v, "base64url").length === ins.byteLength ? undefined : `expected unpadded base64url of ${ins.byteLength} bytes, got ${show(v)}`),
+        b64Url: (v, _o, ins) => (typeof v === "string" && /^[A-Za-z0-9_-]+$/.test(v) && Buffer.from(v, "base64url").length === ins.byteLength ? undefined : `expected unpadded base64url of ${show(ins.byteLength)} bytes, got ${show(v)}`),
         b64Std: (v, out) => (typeof v === "string" && bytesOf(v, "base64") === bytesOf(out.b64Url, "base64url") && /=$/.test(v) === ((out.byteLength as number) % 3 !== 0) ? undefined : `expected padded standard base64 of b64Url's bytes, got ${show(v)}`),
         hex: (v, out) => (v === bytesOf(out.b64Url, "base64url") ? undefined : `expected the hex of b64Url's bytes, got ${show(v)}`),
         dec: (v, out) => (typeof v === "string" && typeof out.hex === "string" && BigInt(`0x${out.hex}`).toString() === v ? undefined : `expected the decimal of hex, got ${show(v)}`),
         id: same("b64Url"),
     },
     "random:index/randomInteger:RandomInteger": {
-        result: (v, _o, ins) => (Number.isInteger(v) && (v as number) >= (ins.min as number) && (v as number) <= (ins.max as number) ? undefined : `expected an integer in [${ins.min}, ${ins.max}], got ${show(v)}`),
-        id: (v, out) => (v === String(out.result) ? undefined : `expected the result as a string, got ${show(v)}`),
+        result: (v, _o, ins) => (Number.isInteger(v) && (v as number) >= (ins.min as number) && (v as number) <= (ins.max as number) ? undefined : `expected an integer in [${show(ins.min)}, ${show(ins.max)}], got ${show(v)}`),
+        id: (v, out) => (v === show(out.result) ? undefined : `expected the result as a string, got ${show(v)}`),
     },
     "random:index/randomPet:RandomPet": {
-        id: (v, _o, ins) => (typeof v === "string" && v.split(ins.separator as string).length === ins.length && /^[a-z-]+$/.test(v) ? undefined : `expected ${ins.length} lower-case words joined by ${show(ins.separator)}, got ${show(v)}`),
+        id: (v, _o, ins) => (typeof v === "string" && v.split(ins.separator as string).length === ins.length && /^[a-z-]+$/.test(v) ? undefined : `expected ${show(ins.length)} lower-case words joined by ${show(ins.separator)}, got ${show(v)}`),
     },
     "random:index/randomShuffle:RandomShuffle": {
         results: (v, _o, ins) => (Array.isArray(v) && JSON.stringify([...v].sort()) === JSON.stringify([...(ins.inputs as Json[])].sort()) ? undefined : `expected a permutation of the inputs, got ${show(v)}`),
@@ -87,7 +88,7 @@ const RANDOM_BY_NATURE: Record<string, Record<string, Shape>> = {
 };
 
 function typeOf(urn: unknown): string {
-    const parts = String(urn).split("::");
+    const parts = (typeof urn === "string" ? urn : "").split("::");
     return parts[parts.length - 2] ?? "";
 }
 
@@ -139,14 +140,14 @@ export function diffResponse(ex: Exchange, got: JsonObject, pluginVersion: strin
             const props = (isObject(actual.properties) ? actual.properties : {}) as JsonObject;
             const revealed = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, reveal(v) as Json]));
             const ins = (ex.request.properties ?? {}) as JsonObject;
-            const name = String(ex.request.urn).split("::").pop()!;
+            const name = show(ex.request.urn).replace(/"/g, "").split("::").pop()!;
             for (const [key, shape] of Object.entries(shapes)) {
                 if (key === "id" || !(key in props)) continue; // a missing key is already reported
                 const problem = shape(revealed[key], revealed, ins, name);
                 if (problem) out.push(at(`properties.${key}: ${problem}`));
             }
             const problem = shapes.id
-                ? shapes.id(actual.id as Json, revealed, ins, name)
+                ? shapes.id(actual.id, revealed, ins, name)
                 : (actual.id === want.id ? undefined : `expected ${show(want.id)}, got ${show(actual.id)}`);
             if (problem) out.push(at(`id: ${problem}`));
             if ("id" in props && props.id !== actual.id) out.push(at(`properties.id: expected the resource id ${show(actual.id)}, got ${show(props.id)}`));
@@ -157,9 +158,11 @@ export function diffResponse(ex: Exchange, got: JsonObject, pluginVersion: strin
     }
 }
 
-function recordings(): { name: string; provider: "command" | "random"; exchanges: Exchange[] }[] {
+interface Recording { name: string; provider: "command" | "random"; exchanges: Exchange[] }
+
+function recordings(): Recording[] {
     const root = join(upstreamDir(), "recorded");
-    const out = [];
+    const out: Recording[] = [];
     for (const dir of readdirSync(root).sort()) {
         const provider = dir.replace(/^pulumi-/, "");
         assert.ok(provider === "command" || provider === "random", `recorded/${dir}: no plugin of that name is built`);

@@ -42,8 +42,8 @@ export type JsonObject = { [k: string]: Json };
 interface MethodDef {
     path: string;
     requestType: new () => Record<string, unknown>;
-    responseDeserialize(b: Buffer): unknown;
-    requestSerialize(m: unknown): Buffer;
+    responseDeserialize: (this: void, b: Buffer) => unknown;
+    requestSerialize: (this: void, m: unknown) => Buffer;
 }
 
 const METHODS: Map<string, MethodDef> = new Map(
@@ -127,7 +127,7 @@ export async function startPlugin(binary: string, env: NodeJS.ProcessEnv = proce
             assert.ok(def, `${method} is not a method of the engine's ResourceProvider service`);
             const msg = toMessage(def, request);
             return new Promise((resolve, reject) => {
-                client.makeUnaryRequest(def.path, def.requestSerialize as (m: unknown) => Buffer, def.responseDeserialize as (b: Buffer) => unknown,
+                client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize,
                     msg, { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(toJson(res))));
             });
         },
