@@ -95,6 +95,26 @@ test("given a wrong host-key pin, the create fails within the dial limit with a 
     }
 });
 
+// Why the program refuses ssh-rsa pins (issue 12): upstream offers only the host-key algorithm
+// named by the pin's type, and for an RSA key that is the SHA-1 "ssh-rsa", which OpenSSH 8.8 and
+// later refuse. If this test starts failing, upstream has fixed it and the refusal can go.
+test("given an RSA host-key pin, upstream cannot connect to a current OpenSSH (no common host-key algorithm)", async () => {
+    const sshd = await startSshd({ hostKeyType: "rsa" });
+    const plugin = await configured();
+    try {
+        assert.match(sshd.hostKey, /^ssh-rsa /);
+        await assert.rejects(
+            checkAndCreate(plugin, "rsa", { connection: connection(sshd, { hostKey: sshd.hostKey, dialErrorLimit: 1 }), create: "true" }),
+            (e: Error) => { assert.match(e.message, /no common algorithm for host key; we offered: \[ssh-rsa\]/, e.message); return true; },
+        );
+        const [, unpinned] = await checkAndCreate(plugin, "rsa-unpinned", { connection: connection(sshd), create: "echo ok" });
+        assert.equal((unpinned.properties as JsonObject).stdout, "ok", "the same server is reachable without the pin");
+    } finally {
+        await plugin.stop();
+        sshd.stop();
+    }
+});
+
 test("given a closed port, the create fails in bounded time naming the address", async () => {
     const plugin = await configured();
     const dir = mkdtempSync(join(tmpdir(), "picluster-key-"));
