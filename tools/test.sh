@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need (Debian packages, npm
 # packages, the Pulumi toolchain built from Go modules), then runs every test:
-# type check, lint, unit and render tests, the stand-ins' Go tests, and the suites
-# that drive the real Pulumi engine, the lab, the load balancer and the streaming stack.
+# type check, lint, the plugin pins, unit and render tests, the Go tests, and the suites that
+# drive the real Pulumi engine and plugins (with the replay of upstream's recorded gRPC
+# traffic), the lab, the load balancer and the streaming stack.
 # Ends with one line "N passed, N failed".
 set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,8 +61,9 @@ go_suite() { # <module dir>
 
 check "typecheck (tsc --noEmit)" node_modules/.bin/tsc --noEmit -p .
 check "lint (eslint with @pulumi/eslint-plugin)" node_modules/.bin/eslint .
+check "plugin pins agree with the npm SDKs (tools/check-pins.sh)" bash tools/check-pins.sh
 node_suite "unit and render tests" 2 test/unit/*.test.ts test/render/*.test.ts
-for mod in test/stand-ins/*/ test/lab/k3s-standin/ test/streaming/viewers/; do
+for mod in test/lab/k3s-standin/ test/streaming/viewers/; do
   [[ -f "$mod/go.mod" ]] && ls "$mod"/*_test.go >/dev/null 2>&1 && go_suite "$mod"
 done
 node_suite "real Pulumi engine tests" 1 test/engine/*.test.ts

@@ -54,6 +54,9 @@ test("given a reachable host, up creates, a second up changes nothing, destroy r
 
         const destroy = ws.pulumi(["destroy", "--yes", "--skip-preview"]);
         assert.equal(destroy.status, 0, show(destroy));
+        for (const [what, r] of [["up", up1], ["second up", up2], ["preview", preview], ["destroy", destroy]] as const) {
+            assert.doesNotMatch(r.stdout + r.stderr, /PULUMI_COMMAND_STD(OUT|ERR)|AcceptEnv/, `${what} warned about the previous output in the environment:\n${show(r)}`);
+        }
         assert.ok(!existsSync(target), "destroy ran the delete command");
     } finally {
         sshd.stop();

@@ -19,15 +19,16 @@ async function waitForPort(port: number, deadlineMs: number): Promise<void> {
     await waitFor(`sshd listening on ${port}`, deadlineMs, () => portAnswers(port), 100);
 }
 
-export async function startSshd(): Promise<Sshd> {
+/** `hostKeyType` "rsa" gives the server only an RSA host key (as older Raspberry Pi images pin). */
+export async function startSshd(opts: { hostKeyType?: "ed25519" | "rsa" } = {}): Promise<Sshd> {
     const sshdPath = "/usr/sbin/sshd";
     assert.equal(spawnSync("test", ["-x", sshdPath]).status, 0, "sshd missing: apt-get install -y openssh-server");
     const dir = mkdtempSync(join(tmpdir(), "picluster-sshd-"));
-    const keygen = (file: string) => {
-        const r = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", file]);
+    const keygen = (file: string, type = "ed25519") => {
+        const r = spawnSync("ssh-keygen", ["-q", "-t", type, ...(type === "rsa" ? ["-b", "3072"] : []), "-N", "", "-f", file]);
         assert.equal(r.status, 0, String(r.stderr));
     };
-    keygen(join(dir, "host_key"));
+    keygen(join(dir, "host_key"), opts.hostKeyType ?? "ed25519");
     keygen(join(dir, "client_key"));
     writeFileSync(join(dir, "authorized_keys"), readFileSync(join(dir, "client_key.pub")), { mode: 0o600 });
     mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
