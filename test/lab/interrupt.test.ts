@@ -9,7 +9,7 @@
 // After each, the next lab-up.sh must converge (every node Ready, the stack's outputs readable)
 // and the last lab-down.sh must leave nothing: no lab folder, namespace, process or stack.
 // Uses test/lab/specs/mini.spec (4 Pis). Needs root and the Pulumi CLI; skipped otherwise.
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -95,6 +95,9 @@ function nothingLeft(): void {
 }
 
 describe("tools/lab-up.sh and tools/lab-down.sh recover from any interruption", { skip: !canRun && "needs root and the Pulumi CLI (tools/setup.sh)" }, () => {
+    // Whatever a failed step left, nothing of the lab stays behind for the next suite.
+    after(async () => { await tool("lab-down.sh"); }, { timeout: 900_000 });
+
     it("a lab-down cut off after `stack rm` (issue 19) is followed by a lab-up that converges", { timeout: 1_800_000 }, async () => {
         const clean = await tool("lab-down.sh");
         assert.equal(clean.status, 0, show(clean));
