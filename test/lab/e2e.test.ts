@@ -6,9 +6,9 @@
 // Needs root (network namespaces); skipped otherwise or without the Pulumi CLI.
 import { after, before, describe, it, TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { agentCheck, apiGet, Lab, LAB_HOME, parseKubeconfig, processTree, REPO, show, sleep, stepsOf } from "./labkit";
+import { agentCheck, apiGet, Lab, LAB_HOME, parseKubeconfig, processTree, REPO, sampleCommandLines, show, sleep, stepsOf } from "./labkit";
 
 const lab = new Lab("e2e", join(__dirname, "specs", "small.spec"));
 const canRun = process.getuid?.() === 0 && existsSync(join(REPO, ".toolchain", "bin", "pulumi"));
@@ -76,13 +76,34 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         if (process.env.PILAB_KEEP !== "1") lab.down();
     }, { timeout: 900_000 });
 
-    it("pulumi up from empty converges and lists every node", { timeout: 900_000 }, () => {
-        const r = lab.converge();
+    it("pulumi up from empty converges and lists every node; no secret ever stood on a process list", { timeout: 900_000 }, async () => {
+        const sampler = sampleCommandLines();
+        const r = await lab.pulumiUpAsync().done;
+        const cmdlines = await sampler.stop();
         assert.equal(r.status, 0, show(r));
         const nodes = JSON.parse(lab.output("nodes")) as string[];
         assert.deepEqual(nodes.sort(), names([...lab.active("server"), ...lab.active("agent")]));
         converged = true;
-        console.log(`# pulumi up from empty: ${r.seconds.toFixed(1)}s`);
+        console.log(`# pulumi up from empty: ${r.seconds.toFixed(1)}s; ${cmdlines.length} distinct command lines sampled`);
+        // Upstream's default (addPreviousOutputInEnv) would have sshd refuse env requests with a warning.
+        assert.doesNotMatch(r.stdout + r.stderr, /PULUMI_COMMAND_STD(OUT|ERR)|AcceptEnv/, show(r));
+        // Every secret of the stack, read back from where it ended up.
+        const server = lab.active("server")[0].name;
+        const lb = lab.active("loadbalancer")[0].name;
+        const sshKeyBody = readFileSync(join(LAB_HOME, "id_ed25519"), "utf8").split("\n").filter((l) => l && !l.startsWith("-----")).join("");
+        const secrets: [string, string][] = [
+            ["join token", lab.file(server, "/var/lib/rancher/k3s/server/token").trim()],
+            ["haproxy stats password", lab.output("haproxyStatsPassword")],
+            ["VRRP password", /auth_pass (\S+)/.exec(lab.file(lb, "/etc/keepalived/keepalived.conf"))?.[1] ?? ""],
+            ["kubeconfig client key", parseKubeconfig(lab.output("kubeconfig")).key.toString("base64")],
+            ["SSH private key (its first 40 base64 characters)", sshKeyBody.slice(0, 40)],
+        ];
+        assert.ok(cmdlines.some((l) => l.includes("pulumi-resource-command")), "the sampler saw the up's own processes");
+        for (const [what, value] of secrets) {
+            assert.ok(value.length >= 8, `could not read the ${what}`);
+            const hit = cmdlines.find((l) => l.includes(value) || l.includes(value.slice(0, 24)));
+            assert.equal(hit, undefined, `the ${what} stood on a process list: ${hit?.slice(0, 200)}`);
+        }
     });
 
     it("each Pi got its hostname and the cgroup flags exactly once, then rebooted", (t) => {

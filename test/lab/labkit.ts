@@ -285,3 +285,29 @@ export function processTree(pid: number): number[] {
     walk(pid);
     return out;
 }
+
+/**
+ * Samples the command line of every process on the machine (the host's /proc sees every Pi's
+ * processes) about 10 times a second until stop(), which returns each distinct line once:
+ * for checking that no secret ever stood on a Pi's process list. Bounded to 20 minutes.
+ */
+export function sampleCommandLines(): { stop(): Promise<string[]> } {
+    const script = [
+        "end=$((SECONDS + 1200))",
+        "while [ $SECONDS -lt $end ]; do",
+        "  for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < \"$f\" 2>/dev/null; echo; done",
+        "  sleep 0.1",
+        "done | awk 'length($0) > 0 && !seen[$0]++'",
+    ].join("\n");
+    const child = spawn("bash", ["-c", script], { detached: true, stdio: ["ignore", "pipe", "ignore"] });
+    let out = "";
+    child.stdout.on("data", (d) => { out += d; });
+    const closed = new Promise<void>((res) => child.on("close", () => res()));
+    return {
+        async stop() {
+            try { process.kill(-(child.pid as number), "SIGTERM"); } catch { /* already gone */ }
+            await closed;
+            return out.split("\n").filter((l) => l.length > 0);
+        },
+    };
+}
