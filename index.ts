@@ -12,3 +12,6 @@ export const haproxyStats = stack.haproxyStats;
 export const haproxyStatsPassword = stack.haproxyStatsPassword;
 export const streamingIngestUrl = stack.streamingIngestUrl;
 export const streamingPlayerUrl = stack.streamingPlayerUrl;
+/** Per stream: rtmp://<address>:1935/live/<name>?key=<publish key> (secret: `pulumi stack output --show-secrets`). */
+export const streamingPublishUrls = stack.streamingPublishUrls;
+export const streamingWatchUrls = stack.streamingWatchUrls;

@@ -18,6 +18,10 @@ export interface StackOutputs {
     readonly haproxyStatsPassword: pulumi.Output<string>;
     readonly streamingIngestUrl?: pulumi.Output<string>;
     readonly streamingPlayerUrl?: pulumi.Output<string>;
+    /** Per stream, the RTMP URL with its publish key: secret. */
+    readonly streamingPublishUrls?: pulumi.Output<Record<string, string>>;
+    /** Per stream, the player page playing it. */
+    readonly streamingWatchUrls?: pulumi.Output<Record<string, string>>;
 }
 
 export function buildStack(settings: StackSettings): StackOutputs {
@@ -54,5 +58,7 @@ export function buildStack(settings: StackSettings): StackOutputs {
         haproxyStatsPassword: pulumi.secret(statsPassword.result),
         streamingIngestUrl: streaming?.ingestUrl,
         streamingPlayerUrl: streaming?.playerUrl,
+        streamingPublishUrls: streaming?.publishUrls,
+        streamingWatchUrls: streaming?.watchUrls,
     };
 }

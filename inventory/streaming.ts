@@ -14,6 +14,25 @@ const MEMORY = /^[1-9]\d{0,5}(Ki|Mi|Gi)$/;
 const STORAGE = /^[1-9]\d{0,5}(Mi|Gi|Ti)$/;
 
 /**
+ * A stream's name: it becomes a file name (live playlist, recordings folder) and a word in the
+ * rendered nginx.conf, so letters, digits, '_' and '-' only, 1-64 characters.
+ */
+export const STREAM_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const STREAM_NAME_RULE = "1-64 characters from A-Z a-z 0-9 _ -";
+/** The stream listed when `streams` is not set, so that a fresh stack can go live at once. */
+export const DEFAULT_STREAM = "studio";
+/** At most this many streams: each gets an equal share of the recordings volume. */
+export const MAX_STREAMS = 32;
+/**
+ * The part of recording.size that the recordings may fill, split equally over the streams; the
+ * rest covers what the guard can overshoot between two checks and the filesystem's own use
+ * (local-path does not enforce a claim's size: the guard is what keeps the disk from filling).
+ */
+export const RECORDING_FILL_PERCENT = 90;
+/** A share smaller than this holds a few minutes of video at most: refused as a mistake. */
+const MIN_SHARE = 128 * 2 ** 20;
+
+/**
  * The streaming server: nginx built from source with nginx-rtmp-module 1.2.2 compiled in, on
  * Debian (the buildpack-deps image). Its build publishes a dated tag per build
  * ("latest-YYYY-MM-DD", a fixed build despite the word) for linux/amd64, linux/arm64,
@@ -81,6 +100,36 @@ const resourcesSchema = (d: { cpuRequest: string; memoryRequest: string; cpuLimi
 
 const object = (example: string) => ({ error: `must be an object (a YAML mapping), e.g. ${example}` });
 
+const streamSchema = z.strictObject({
+    name: z.string({ error: "must be a stream name written as text, e.g. studio" })
+        .regex(STREAM_NAME_PATTERN, { message: `must be a stream name such as studio (${STREAM_NAME_RULE})` }),
+    /**
+     * Raise it (1, 2, ...) to get a new publish key on the next `pulumi up`: it is the
+     * generated key's keeper, so a new value replaces the key and the old one stops working.
+     */
+    rotation: z.number({ error: "must be a whole number, e.g. 1" }).int({ message: "must be a whole number" })
+        .min(0, { message: "must be 0 or more" }).max(1_000_000, { message: "must be at most 1000000" }).default(0),
+}, { error: "must be a stream name such as studio, or a mapping such as { name: studio, rotation: 1 }" });
+
+/** `- studio` is short for `- { name: studio }`. */
+const streamsSchema = z.preprocess(
+    (v: unknown) => (Array.isArray(v) ? v.map((x: unknown) => (typeof x === "string" ? { name: x } : x)) : v),
+    z.array(streamSchema, { error: "must be a list of stream names, e.g. [studio, garden_cam]" })
+        .min(1, { message: "must list at least one stream (to publish nothing, set streaming.enabled: false)" })
+        .max(MAX_STREAMS, { message: `must list at most ${MAX_STREAMS} streams` })
+        .superRefine((list, ctx) => {
+            const seen = new Map<string, number>();
+            list.forEach((st, i) => {
+                const first = seen.get(st.name);
+                if (first !== undefined) {
+                    ctx.addIssue({ code: "custom", path: [i, "name"], message: `${st.name} is listed twice (also at streams[${first}]): list each stream once` });
+                } else {
+                    seen.set(st.name, i);
+                }
+            });
+        }),
+).default([{ name: DEFAULT_STREAM, rotation: 0 }]);
+
 export const streamingSchema = z.strictObject({
     /** false leaves the platform out of the stack (and removes it from a running one). */
     enabled: z.boolean({ error: "must be true or false" }).default(true),
@@ -107,6 +156,13 @@ export const streamingSchema = z.strictObject({
         .regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, { message: "must be a name such as live (a letter, then letters, digits, '_' or '-'; at most 32)" })
         .refine((s) => s !== "rec", { message: "\"rec\" is reserved for the recordings; use another name such as live" })
         .default("live"),
+    /**
+     * The streams that may be published, each a name (or { name, rotation }). Each gets its own
+     * generated publish key; a publish under any other name, or without the stream's key, is
+     * refused before a byte is written. At most one publisher per stream at a time, so the list
+     * is also the most publishers (and recordings) at once.
+     */
+    streams: streamsSchema,
     hls: z.strictObject({
         /** Segment length; the encoder must send a keyframe at least this often. */
         fragmentSeconds: z.number({ error: "must be a number of seconds" }).int({ message: "must be a whole number of seconds" })
@@ -171,6 +227,12 @@ export const streamingSchema = z.strictObject({
             message: `${r.retentionDays} day(s) would delete segments that a playlist still lists (recording.maxHours is ${r.maxHours}): keep more than ${Math.floor(r.maxHours / 24)} day(s), or 0 to keep everything`,
         });
     }
+    if (r.enabled && recordingShareBytes(r.size, s.streams.length) < MIN_SHARE) {
+        ctx.addIssue({
+            code: "custom", path: ["recording", "size"],
+            message: `${r.size} split over ${s.streams.length} streams leaves ${Math.floor(recordingShareBytes(r.size, s.streams.length) / 2 ** 20)}Mi of recordings each (${RECORDING_FILL_PERCENT} % of the volume, shared equally): raise recording.size or list fewer streams`,
+        });
+    }
     if (s.player.liveSyncSeconds > s.hls.playlistSeconds - s.hls.fragmentSeconds) {
         ctx.addIssue({
             code: "custom", path: ["player", "liveSyncSeconds"],
@@ -180,6 +242,16 @@ export const streamingSchema = z.strictObject({
 }).prefault({});
 
 export type StreamingSettings = z.infer<typeof streamingSchema>;
+export type StreamSettings = StreamingSettings["streams"][number];
+
+/**
+ * Each stream's share of the recordings volume (bytes): RECORDING_FILL_PERCENT of `size`,
+ * split equally. A stream whose recordings reach it stops recording (its live stream goes on)
+ * until the retention sweep frees room.
+ */
+export function recordingShareBytes(size: string, streams: number): number {
+    return Math.floor((quantity(size) * RECORDING_FILL_PERCENT) / 100 / streams);
+}
 
 /** Validates `picluster:streaming` alone; the message lists every problem, one per line, naming the key. */
 export function parseStreamingSettings(raw: unknown): StreamingSettings {

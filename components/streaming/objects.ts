@@ -6,10 +6,12 @@
 // that the engine also learns the dependency.
 import type * as pulumi from "@pulumi/pulumi";
 import type * as k8s from "@pulumi/kubernetes";
-import { StreamingSettings } from "../../inventory/streaming";
-import { HEALTH_URL_PATH, HLS_URL_PATH, RECORDINGS_URL_PATH, renderNginxRtmpConfig } from "./nginxConfig";
+import { recordingShareBytes, StreamingSettings } from "../../inventory/streaming";
+import {
+    CONTROL_URL_PATH, HEALTH_URL_PATH, HLS_URL_PATH, publishStreamKey, RECORD_APPLICATION, RECORDINGS_URL_PATH, renderNginxRtmpConfig,
+} from "./nginxConfig";
 import { HLS_JS_FILE, hlsJsSource, renderPlayerPage } from "./player";
-import { retentionSweep } from "./scripts";
+import { recordingGuard, retentionSweep } from "./scripts";
 
 /** Ports and paths inside the server pod. */
 export const SERVER_RTMP_PORT = 1935;
@@ -19,6 +21,14 @@ const DATA_DIR = "/var/lib/streaming";
 const HLS_DIR = `${DATA_DIR}/hls`;
 const RECORDINGS_DIR = `${DATA_DIR}/recordings`;
 const RUN_DIR = `${DATA_DIR}/run`;
+/** The publish keys (a Secret): beside the config, not inside its read-only mount. */
+const PUBLISH_KEYS_DIR = "/etc/picluster-streaming-keys";
+export const PUBLISH_KEYS_FILE = "publish-keys.conf";
+/** The recording guard's flags and heartbeat, in the pod's run folder (shared by both containers). */
+const RECORDING_STOP_DIR = `${RUN_DIR}/recording-full`;
+const GUARD_ALIVE_FILE = `${RUN_DIR}/recording-guard.alive`;
+/** How often the guard measures the recordings: at ~3 Mbit/s a stream overshoots its share by ~2 MB at most. */
+export const GUARD_INTERVAL_SECONDS = 5;
 const PLAYER_ROOT = "/usr/share/nginx/html";
 /** The player pods' HTTP port (nginx's default server). */
 const PLAYER_HTTP_PORT = 80;
@@ -65,13 +75,29 @@ function containerSecurity(extraCaps: readonly string[] = []): k8s.types.input.c
     };
 }
 
+export interface StreamingUrls {
+    /** rtmp://<address>:<port>/<application>: OBS's "Server". */
+    readonly ingestUrl: string;
+    /** http://<address>/: the player page. */
+    readonly playerUrl: string;
+    /** Per stream, the page playing it: http://<address>/?live=<name>. */
+    readonly watchUrls: Record<string, string>;
+}
+
 /** The URLs users see, from the settings. */
-export function streamingUrls(settings: StreamingSettings, defaultAddress: string): { ingestUrl: string; playerUrl: string } {
+export function streamingUrls(settings: StreamingSettings, defaultAddress: string): StreamingUrls {
     const addr = settings.host ?? settings.address ?? defaultAddress;
+    const playerUrl = `http://${addr}/`;
     return {
         ingestUrl: `rtmp://${addr}:${settings.rtmpPort}/${settings.application}`,
-        playerUrl: `http://${addr}/`,
+        playerUrl,
+        watchUrls: Object.fromEntries(settings.streams.map((st) => [st.name, `${playerUrl}?live=${st.name}`])),
     };
+}
+
+/** A stream's publish URL, key included (a secret wherever it goes): ffmpeg's target as it is. */
+export function publishUrl(ingestUrl: string, name: string, key: string): string {
+    return `${ingestUrl}/${publishStreamKey(name, key)}`;
 }
 
 /** The nginx.conf the server pod mounts. */
@@ -80,12 +106,15 @@ export function serverNginxConf(settings: StreamingSettings): string {
         rtmpPort: SERVER_RTMP_PORT,
         httpPort: SERVER_HTTP_PORT,
         application: settings.application,
+        streams: settings.streams.map((st) => st.name),
+        publishKeysFile: `${PUBLISH_KEYS_DIR}/${PUBLISH_KEYS_FILE}`,
         hlsDir: HLS_DIR,
         hlsFragmentSeconds: settings.hls.fragmentSeconds,
         hlsPlaylistSeconds: settings.hls.playlistSeconds,
         recordingsDir: settings.recording.enabled ? RECORDINGS_DIR : undefined,
         recordingFragmentSeconds: settings.recording.fragmentSeconds,
         recordingMaxHours: settings.recording.maxHours,
+        recordingStopDir: RECORDING_STOP_DIR,
         pidFile: `${RUN_DIR}/nginx.pid`,
         tempDir: RUN_DIR,
         errorLog: "stderr",
@@ -108,6 +137,20 @@ export function serverConfigArgs(scope: Scope, s: StreamingSettings): k8s.core.v
     };
 }
 
+/**
+ * The publish keys file (renderPublishKeys), a secret Input, as a Secret the server mounts.
+ * Auto-named like the ConfigMap: the kubernetes provider replaces an auto-named Secret whose
+ * data changes, so a new key is a new Secret name in the pod template, and the server rolls
+ * (the recordings volume stays; live streams reconnect).
+ */
+export function publishKeysSecretArgs(scope: Scope, keysFile: pulumi.Input<string>): k8s.core.v1.SecretArgs {
+    return {
+        metadata: { namespace: scope.namespace, labels: { ...PART_OF, ...serverLabels(scope.name) } },
+        type: "Opaque",
+        stringData: { [PUBLISH_KEYS_FILE]: keysFile },
+    };
+}
+
 /** The recordings volume, or undefined when recording is off. */
 export function recordingsClaimArgs(scope: Scope, s: StreamingSettings): k8s.core.v1.PersistentVolumeClaimArgs | undefined {
     if (!s.recording.enabled) return undefined;
@@ -124,6 +167,8 @@ export function recordingsClaimArgs(scope: Scope, s: StreamingSettings): k8s.cor
 export interface ServerRefs {
     /** The server ConfigMap's name. */
     readonly config: pulumi.Input<string>;
+    /** The publish keys Secret's name (see publishKeysSecretArgs). */
+    readonly publishKeys: pulumi.Input<string>;
     /** The recordings claim's name, when recording is on (see recordingsClaimArgs). */
     readonly recordingsClaim: pulumi.Input<string> | undefined;
 }
@@ -132,18 +177,23 @@ export function serverDeploymentArgs(scope: Scope, s: StreamingSettings, refs: S
     const labels = serverLabels(scope.name);
     const volumes: k8s.types.input.core.v1.Volume[] = [
         { name: "config", configMap: { name: refs.config } },
+        // Read by nginx's master (root) when it loads nginx.conf; nobody else.
+        { name: "publish-keys", secret: { secretName: refs.publishKeys, defaultMode: 0o400 } },
         // Live segments live ~15 s: RAM (tmpfs) spares the SD card; counted in the memory limit.
         { name: "hls", emptyDir: s.hls.inMemory ? { medium: "Memory", sizeLimit: s.hls.sizeLimit } : { sizeLimit: s.hls.sizeLimit } },
         { name: "run", emptyDir: { medium: "Memory", sizeLimit: "16Mi" } },
     ];
     const mounts: k8s.types.input.core.v1.VolumeMount[] = [
         { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+        { name: "publish-keys", mountPath: PUBLISH_KEYS_DIR, readOnly: true },
         { name: "hls", mountPath: HLS_DIR },
         { name: "run", mountPath: RUN_DIR },
     ];
+    const guard: k8s.types.input.core.v1.Container[] = [];
     if (refs.recordingsClaim !== undefined) {
         volumes.push({ name: "recordings", persistentVolumeClaim: { claimName: refs.recordingsClaim } });
         mounts.push({ name: "recordings", mountPath: RECORDINGS_DIR });
+        guard.push(recordingGuardContainer(s));
     }
     return {
         metadata: meta(scope, "server", labels),
@@ -184,11 +234,47 @@ export function serverDeploymentArgs(scope: Scope, s: StreamingSettings, refs: S
                         resources: resources(s.resources.server),
                         securityContext: containerSecurity(),
                         volumeMounts: mounts,
-                    }],
+                    }, ...guard],
                     volumes,
                 },
             },
         },
+    };
+}
+
+/**
+ * The recording guard (scripts.ts, recordingGuard) beside nginx: the same run folder (its flags
+ * are what `rec` checks) and the recordings, read-only. The player image's busybox has the du and
+ * wget it needs; it runs as nobody, like the retention sweep.
+ */
+function recordingGuardContainer(s: StreamingSettings): k8s.types.input.core.v1.Container {
+    const shareKiB = Math.floor(recordingShareBytes(s.recording.size, s.streams.length) / 1024);
+    // Alive: a round finished within the last minute (a round takes a few du calls).
+    const alive = { exec: { command: ["/bin/sh", "-c", `test -n "$(find ${GUARD_ALIVE_FILE} -mmin -1 2>/dev/null)"`] } };
+    return {
+        name: "recording-guard",
+        image: s.images.player,
+        imagePullPolicy: "IfNotPresent",
+        command: ["/bin/sh", "-c", recordingGuard({
+            recordingsDir: RECORDINGS_DIR,
+            stopDir: RECORDING_STOP_DIR,
+            streams: s.streams.map((st) => st.name),
+            shareKiB,
+            dropUrl: `http://127.0.0.1:${SERVER_HTTP_PORT}${CONTROL_URL_PATH}drop/publisher?app=${RECORD_APPLICATION}&name=`,
+            intervalSeconds: GUARD_INTERVAL_SECONDS,
+            aliveFile: GUARD_ALIVE_FILE,
+        })],
+        readinessProbe: { ...alive, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
+        livenessProbe: { ...alive, initialDelaySeconds: 30, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 },
+        resources: { requests: { cpu: "10m", memory: "8Mi" }, limits: { cpu: "100m", memory: "32Mi" } },
+        securityContext: {
+            runAsUser: NOBODY, runAsGroup: NOBODY, runAsNonRoot: true,
+            allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] },
+        },
+        volumeMounts: [
+            { name: "run", mountPath: RUN_DIR },
+            { name: "recordings", mountPath: RECORDINGS_DIR, readOnly: true },
+        ],
     };
 }
 

@@ -1,10 +1,12 @@
 // The video streaming platform on the cluster: RTMP ingest, live HLS, recordings and a player page.
 //
-//   publishers (OBS/ffmpeg) ──rtmp :1935──▶ Service <name>-rtmp (LoadBalancer, k3s ServiceLB on every node)
+//   publishers (OBS/ffmpeg, stream key <name>?key=<publish key>)
+//               ──rtmp :1935──▶ Service <name>-rtmp (LoadBalancer, k3s ServiceLB on every node)
 //                                              │
 //                                              ▼
 //                       Deployment <name>-server: nginx + nginx-rtmp (1 pod; nginx.conf from a ConfigMap)
-//                         live HLS in RAM (emptyDir) · recordings on a PVC (local-path)
+//                         publish keys from a Secret (one generated per listed stream)
+//                         live HLS in RAM (emptyDir) · recordings on a PVC (local-path), bounded by a guard
 //                                              ▲  /hls/ /recordings/ (Service <name>-server, :8080)
 //   viewers ──http :80──▶ Traefik Ingress ─────┤
 //                                              └─ /  ──▶ Service <name>-player ──▶ Deployment <name>-player
@@ -17,12 +19,17 @@
 // each object holds is built by objects.ts (nginx.conf by nginxConfig.ts, the page by player.ts).
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
 import { StreamingSettings } from "../../inventory/streaming";
+import { renderPublishKeys } from "./nginxConfig";
 import {
     ingressArgs, namespaceArgs, playerDeploymentArgs, playerDisruptionBudgetArgs, playerFilesArgs, playerServiceArgs,
-    recordingsClaimArgs, retentionCronJobArgs, rtmpServiceArgs, Scope, serverConfigArgs, serverDeploymentArgs,
-    serverServiceArgs, streamingUrls,
+    publishKeysSecretArgs, publishUrl, recordingsClaimArgs, retentionCronJobArgs, rtmpServiceArgs, Scope, serverConfigArgs,
+    serverDeploymentArgs, serverServiceArgs, streamingUrls,
 } from "./objects";
+
+/** Length of a generated publish key: 32 letters and digits, ~190 bits. */
+export const PUBLISH_KEY_LENGTH = 32;
 
 export interface StreamingPlatformArgs {
     /** The cluster's kubeconfig (a secret); the provider is built from it. */
@@ -48,6 +55,10 @@ export class StreamingPlatform extends pulumi.ComponentResource {
     public readonly ingestUrl: pulumi.Output<string>;
     /** http://<address>/: the player page. */
     public readonly playerUrl: pulumi.Output<string>;
+    /** Per stream, rtmp://<address>:<port>/<application>/<name>?key=<publish key>. Secret. */
+    public readonly publishUrls: pulumi.Output<Record<string, string>>;
+    /** Per stream, http://<address>/?live=<name>. */
+    public readonly watchUrls: pulumi.Output<Record<string, string>>;
     public readonly namespace: pulumi.Output<string>;
     public readonly provider: k8s.Provider;
 
@@ -71,12 +82,26 @@ export class StreamingPlatform extends pulumi.ComponentResource {
         this.namespace = ns.metadata.name;
         const scope: Scope = { name, namespace: this.namespace };
 
+        // One publish key per listed stream. Letters and digits only (special: false), so it
+        // goes into an RTMP URL and OBS's key field as it is. `rotation` is its keeper: a new
+        // value makes a new key. The result is a secret; it leaves this component only inside
+        // the publish keys Secret and the secret publishUrls output.
+        const keys = s.streams.map((st) => ({
+            name: st.name,
+            key: new random.RandomPassword(`${name}-publish-key-${st.name}`, {
+                length: PUBLISH_KEY_LENGTH, special: false, keepers: { rotation: String(st.rotation) },
+            }, { parent: this }).result,
+        }));
+        const keyValues = pulumi.all(keys.map((k) => k.key));
+        const keysFile = pulumi.secret(keyValues.apply((vs) => renderPublishKeys(keys.map((k, i) => ({ name: k.name, key: vs[i] })))));
+
         // The streaming server.
         const serverConfig = new k8s.core.v1.ConfigMap(`${name}-server-config`, serverConfigArgs(scope, s), child());
+        const publishKeys = new k8s.core.v1.Secret(`${name}-publish-keys`, publishKeysSecretArgs(scope, keysFile), child());
         const recordingsArgs = recordingsClaimArgs(scope, s);
         const recordings = recordingsArgs && new k8s.core.v1.PersistentVolumeClaim(`${name}-recordings`, recordingsArgs, child([ns]));
         const server = new k8s.apps.v1.Deployment(`${name}-server`, serverDeploymentArgs(scope, s, {
-            config: serverConfig.metadata.name, recordingsClaim: recordings?.metadata.name,
+            config: serverConfig.metadata.name, publishKeys: publishKeys.metadata.name, recordingsClaim: recordings?.metadata.name,
         }), child([ns]));
         const serverHttp = new k8s.core.v1.Service(`${name}-server`, serverServiceArgs(scope), child([ns]));
         new k8s.core.v1.Service(`${name}-rtmp`, rtmpServiceArgs(scope, s), child([ns]));
@@ -98,6 +123,12 @@ export class StreamingPlatform extends pulumi.ComponentResource {
 
         this.ingestUrl = pulumi.output(urls.ingestUrl);
         this.playerUrl = pulumi.output(urls.playerUrl);
-        this.registerOutputs({ ingestUrl: this.ingestUrl, playerUrl: this.playerUrl, namespace: this.namespace });
+        this.publishUrls = pulumi.secret(keyValues.apply((vs) => Object.fromEntries(
+            keys.map((k, i) => [k.name, publishUrl(urls.ingestUrl, k.name, vs[i])]))));
+        this.watchUrls = pulumi.output(urls.watchUrls);
+        this.registerOutputs({
+            ingestUrl: this.ingestUrl, playerUrl: this.playerUrl, publishUrls: this.publishUrls, watchUrls: this.watchUrls,
+            namespace: this.namespace,
+        });
     }
 }

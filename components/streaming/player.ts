@@ -8,7 +8,8 @@
 // mounts (ConfigMap) and the tests serve: the stylesheet and the script are inlined where
 // index.html links them, so the page is still a single file (the ConfigMap, and with it the
 // pods, stay as they were before the page became files), and the few settings are filled in:
-//   {{title}}, {{ingestUrl}}, {{keyRule}} in index.html, HTML-escaped;
+//   {{title}}, {{ingestUrl}} in index.html, HTML-escaped (the page names no stream and no
+//   publish key: it is public; publishers get their key from the stack's secret output);
 //   PICLUSTER_PLAYER_CONFIG in player.js, replaced by the config object as JSON that is safe
 //   inside a <script> element (ESLint knows the name as a read-only global).
 // Pure apart from reading those files: the caller passes the URLs and timings.
@@ -116,7 +117,6 @@ export function renderPlayerPage(input: PlayerPageInput): string {
     return fill("index.html", src.html, {
         "{{title}}": escapeHtml(input.title),
         "{{ingestUrl}}": escapeHtml(input.ingestUrl),
-        "{{keyRule}}": escapeHtml(STREAM_KEY_RULE),
         "<link rel=\"stylesheet\" href=\"player.css\">": `<style>\n${src.css}</style>`,
         "<script src=\"player.js\"></script>": `<script>\n${js}</script>`,
     });

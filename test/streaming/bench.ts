@@ -44,7 +44,7 @@ const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "-");
 
 async function firstSegment(server: StreamingServer, run: number) {
     const key = `first_${run}`;
-    const pub = publish(server.ingestUrl, { key, seconds: 8 });
+    const pub = publish(server.ingestUrl, { key: server.streamKey(key), seconds: 8 });
     try {
         const listedAt = await waitFor("the first segment in the playlist", 10_000, async () => {
             const r = await fetch(`${server.httpBase}/hls/${key}.m3u8`).catch(() => undefined);
@@ -192,7 +192,11 @@ async function main() {
     const { viewers, seconds, runs, rounds, pin } = args();
     requirePrograms();
     const bin = buildViewers();
-    const server = await startStreamingServer({ accessLog: true, record: !process.argv.includes("--no-record") });
+    // Publish keys on, as in the cluster: every publish goes through the on_publish check.
+    const server = await startStreamingServer({
+        accessLog: true, record: !process.argv.includes("--no-record"),
+        streams: [...Array.from({ length: runs }, (_, i) => `first_${i}`), "bench"],
+    });
     const cleanup: (() => Promise<unknown>)[] = [() => server.stop()];
     const stopAll = async () => { for (const c of cleanup.reverse()) await c().catch(() => undefined); };
     process.on("SIGINT", () => { void stopAll().then(() => process.exit(130)); });
@@ -215,7 +219,7 @@ async function main() {
         const file = join(server.dir, "testsrc.flv");
         encodeTestFile(file, 20);
         const oneViewerSeconds = Math.max(seconds, 60); // one viewer makes few requests: more samples for the yardstick
-        const ff = publish(server.ingestUrl, { key, file, seconds: 80 + rounds * (oneViewerSeconds + 5 + (seconds + 5) * viewers.length) });
+        const ff = publish(server.ingestUrl, { key: server.streamKey(key), file, seconds: 80 + rounds * (oneViewerSeconds + 5 + (seconds + 5) * viewers.length) });
         cleanup.push(() => ff.stop());
         await waitFor("the bench stream", 15_000, async () => {
             const r = await fetch(`${server.httpBase}/hls/${key}.m3u8`).catch(() => undefined);

@@ -19,6 +19,7 @@ test("no setting at all, or {}, gives the Pi-sized defaults", () => {
         const s = parseStreamingSettings(raw);
         assert.deepEqual(s, {
             enabled: true, namespace: "streaming", title: "picluster streams", rtmpPort: 1935, application: "live",
+            streams: [{ name: "studio", rotation: 0 }],
             hls: { fragmentSeconds: 1, playlistSeconds: 10, inMemory: true, sizeLimit: "64Mi" },
             player: { replicas: 2, liveSyncSeconds: 1.5 },
             recording: { enabled: true, size: "8Gi", storageClass: "local-path", fragmentSeconds: 4, maxHours: 12, retentionDays: 14 },
@@ -76,7 +77,38 @@ const CASES: readonly [string, unknown, string[]][] = [
         "picluster:streaming.hsl: unknown key; remove it or check its spelling against Pulumi.yaml",
     ]],
     ["a yes/no written as text", { enabled: "yes" }, ["picluster:streaming.enabled: must be true or false"]],
+    ["no stream at all", { streams: [] },
+        ["picluster:streaming.streams: must list at least one stream (to publish nothing, set streaming.enabled: false)"]],
+    ["a stream listed twice", { streams: ["studio", "cam", { name: "studio", rotation: 2 }] },
+        ["picluster:streaming.streams[2].name: studio is listed twice (also at streams[0]): list each stream once"]],
+    ["a stream name with path characters", { streams: ["../etc", "dot.ted", ""] }, [
+        "picluster:streaming.streams[0].name: must be a stream name such as studio (1-64 characters from A-Z a-z 0-9 _ -)",
+        "picluster:streaming.streams[1].name: must be a stream name such as studio (1-64 characters from A-Z a-z 0-9 _ -)",
+        "picluster:streaming.streams[2].name: must be a stream name such as studio (1-64 characters from A-Z a-z 0-9 _ -)",
+    ]],
+    ["a stream name with a query", { streams: ["studio?key=x"] },
+        ["picluster:streaming.streams[0].name: must be a stream name such as studio (1-64 characters from A-Z a-z 0-9 _ -)"]],
+    ["streams not a list", { streams: "studio" }, ["picluster:streaming.streams: must be a list of stream names, e.g. [studio, garden_cam]"]],
+    ["a stream that is neither a name nor a mapping", { streams: [7] },
+        ["picluster:streaming.streams[0]: must be a stream name such as studio, or a mapping such as { name: studio, rotation: 1 }"]],
+    ["a negative or fractional rotation", { streams: [{ name: "a", rotation: -1 }, { name: "b", rotation: 1.5 }] }, [
+        "picluster:streaming.streams[0].rotation: must be 0 or more",
+        "picluster:streaming.streams[1].rotation: must be a whole number",
+    ]],
+    ["a misspelt stream key", { streams: [{ name: "a", rotate: 1 }] },
+        ["picluster:streaming.streams[0].rotate: unknown key; remove it or check its spelling against Pulumi.yaml"]],
+    ["more streams than the limit", { streams: Array.from({ length: 33 }, (_, i) => `s${i}`), recording: { size: "64Gi" } },
+        ["picluster:streaming.streams: must list at most 32 streams"]],
+    ["a recordings volume too small for its streams", { streams: ["a", "b", "c", "d", "e", "f", "g", "h"], recording: { size: "1Gi" } },
+        ["picluster:streaming.recording.size: 1Gi split over 8 streams leaves 115Mi of recordings each (90 % of the volume, shared equally): raise recording.size or list fewer streams"]],
 ];
+
+test("streams: a name is short for { name, rotation: 0 }; order and rotations are kept", () => {
+    const s = parseStreamingSettings({ streams: ["studio", { name: "garden_cam", rotation: 2 }, { name: "Hall-1" }] });
+    assert.deepEqual(s.streams, [{ name: "studio", rotation: 0 }, { name: "garden_cam", rotation: 2 }, { name: "Hall-1", rotation: 0 }]);
+    // Recording off: no share to check, so a small volume with many streams is fine.
+    assert.equal(parseStreamingSettings({ streams: ["a", "b", "c", "d", "e", "f", "g", "h"], recording: { enabled: false, size: "1Gi" } }).streams.length, 8);
+});
 
 for (const [what, raw, want] of CASES) {
     test(`refused with a clear message: ${what}`, () => {

@@ -4,10 +4,15 @@
 // publishing a test pattern with a tone, and headless Chromium through playwright-core.
 // Nothing here installs anything: a missing program fails with the apt-get command to run.
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEBIAN_RTMP_MODULE, HLS_URL_PATH, RECORDINGS_URL_PATH, renderNginxRtmpConfig } from "../../components/streaming/nginxConfig";
+import {
+    CONTROL_URL_PATH, DEBIAN_RTMP_MODULE, HLS_URL_PATH, publishStreamKey, RECORD_APPLICATION, RECORDINGS_URL_PATH, renderNginxRtmpConfig,
+    renderPublishKeys,
+} from "../../components/streaming/nginxConfig";
+import { recordingGuard } from "../../components/streaming/scripts";
 import { HLS_JS_FILE, HLS_JS_MODULE_PATH, renderPlayerPage } from "../../components/streaming/player";
 import { freePort, waitFor } from "../kit";
 
@@ -55,6 +60,12 @@ class NginxProcess {
         this.proc.stderr?.on("data", (d: Buffer) => { this.output += d.toString(); });
     }
     get log(): string { return this.output; }
+    /** Re-reads the config (and what it includes), as nginx does on SIGHUP, after checking it. */
+    reload(): void {
+        const t = spawnSync(NGINX, ["-t", "-q", "-p", this.prefix, "-c", this.conf], { encoding: "utf8", timeout: 10_000 });
+        if (t.status !== 0) throw new Error(`nginx -t refused ${this.conf}:\n${t.stderr}`);
+        this.proc.kill("SIGHUP");
+    }
     async stop(): Promise<void> {
         if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
         const exited = new Promise<void>((r) => this.proc.once("exit", () => r()));
@@ -72,6 +83,19 @@ export interface ServerOptions {
     readonly accessLog?: boolean;
     /** Live HLS on a tmpfs (/dev/shm), as the pod has it (hls.inMemory, an emptyDir in RAM). Default true. */
     readonly hlsInMemory?: boolean;
+    /** The streams that may be published (each gets a generated publish key). Default ["studio"]. */
+    readonly streams?: readonly string[];
+    /**
+     * Run the recording guard (scripts.ts) beside the server with this share per stream (KiB),
+     * checking every second, as the pod's recording-guard container does every 5 s.
+     */
+    readonly recordingShareKiB?: number;
+}
+
+/** A publish key like the stack's: 32 letters and digits. */
+export function newPublishKey(): string {
+    const abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    return [...randomBytes(32)].map((b) => abc[b % abc.length]).join("");
 }
 
 export interface StreamingServer {
@@ -85,7 +109,15 @@ export interface StreamingServer {
     readonly httpBase: string;
     /** rtmp://127.0.0.1:<rtmpPort>/live */
     readonly ingestUrl: string;
+    /** The current publish key of each listed stream. */
+    readonly keys: Readonly<Record<string, string>>;
+    /** `<name>?key=<its key>`: what OBS's Stream Key field holds. */
+    streamKey(name: string): string;
+    /** A new key for `name`, the keys file rewritten and nginx reloaded; resolves once the new key is in force. */
+    rotate(name: string): Promise<string>;
     errorLog(): string;
+    /** What the recording guard said (empty without recordingShareKiB). */
+    guardLog(): string;
     stop(): Promise<void>;
 }
 
@@ -103,15 +135,24 @@ export async function startStreamingServer(opts: ServerOptions = {}): Promise<St
     for (const d of [hlsDir, recordingsDir]) chmodSync(d, 0o777);
     const rtmpPort = await freePort();
     const httpPort = await freePort();
+    const streams = opts.streams ?? ["studio"];
+    const keys: Record<string, string> = Object.fromEntries(streams.map((n) => [n, newPublishKey()]));
+    const keysFile = join(dir, "publish-keys.conf");
+    const writeKeys = () => writeFileSync(keysFile, renderPublishKeys(streams.map((name) => ({ name, key: keys[name] }))), { mode: 0o600 });
+    writeKeys();
+    const stopDir = join(dir, "recording-full");
     const confText = renderNginxRtmpConfig({
         rtmpModulePath: DEBIAN_RTMP_MODULE,
         listenAddress: "127.0.0.1",
         rtmpPort, httpPort,
         application: "live",
+        streams,
+        publishKeysFile: keysFile,
         hlsDir,
         hlsFragmentSeconds: opts.fragmentSeconds ?? 1,
         hlsPlaylistSeconds: opts.playlistSeconds ?? 10,
         recordingsDir: opts.record === false ? undefined : recordingsDir,
+        recordingStopDir: stopDir,
         pidFile: join(dir, "nginx.pid"),
         tempDir,
         errorLog: join(dir, "logs", "error.log"),
@@ -128,11 +169,38 @@ export async function startStreamingServer(opts: ServerOptions = {}): Promise<St
         if (shm) rmSync(shm, { recursive: true, force: true });
         throw new Error(`${String(e)}\nnginx output:\n${nginx.log}`);
     }
+    let guardOutput = "";
+    let guard: ChildProcess | undefined;
+    if (opts.recordingShareKiB !== undefined) {
+        guard = spawn("/bin/sh", ["-c", recordingGuard({
+            recordingsDir, stopDir, streams, shareKiB: opts.recordingShareKiB, intervalSeconds: 1,
+            dropUrl: `${httpBase}${CONTROL_URL_PATH}drop/publisher?app=${RECORD_APPLICATION}&name=`,
+            aliveFile: join(dir, "recording-guard.alive"),
+        })], { stdio: ["ignore", "pipe", "pipe"] });
+        guard.stdout?.on("data", (d: Buffer) => { guardOutput += d.toString(); });
+        guard.stderr?.on("data", (d: Buffer) => { guardOutput += d.toString(); });
+    }
+    const streamKey = (name: string) => {
+        if (!(name in keys)) throw new Error(`${name} is not one of this server's streams (${streams.join(", ")})`);
+        return publishStreamKey(name, keys[name]);
+    };
     return {
-        dir, hlsDir, recordingsDir, rtmpPort, httpPort, confText, httpBase,
+        dir, hlsDir, recordingsDir, rtmpPort, httpPort, confText, httpBase, keys, streamKey,
         ingestUrl: `rtmp://127.0.0.1:${rtmpPort}/live`,
+        async rotate(name: string) {
+            streamKey(name);
+            keys[name] = newPublishKey();
+            writeKeys();
+            nginx.reload();
+            // The check answers 204 for the new key once the new workers are up.
+            const probe = `${httpBase}/rtmp/on-publish?app=live&addr=reload-probe&call=publish&name=${name}&type=live&key=${keys[name]}`;
+            await waitFor("nginx to take the new key", 10_000, async () => (await fetch(probe)).status === 204 || undefined, 50);
+            return keys[name];
+        },
         errorLog: () => { try { return readFileSync(join(dir, "logs", "error.log"), "utf8"); } catch { return ""; } },
+        guardLog: () => guardOutput,
         async stop() {
+            guard?.kill("SIGKILL");
             await nginx.stop();
             rmSync(dir, { recursive: true, force: true });
             if (shm) rmSync(shm, { recursive: true, force: true });

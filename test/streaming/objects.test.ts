@@ -16,9 +16,10 @@ import { StreamingPlatform } from "../../components/streaming/platform";
 import {
     ingressArgs, namespaceArgs, playerDeploymentArgs, playerDisruptionBudgetArgs, playerFilesArgs, playerServiceArgs,
     recordingsClaimArgs, retentionCronJobArgs, rtmpServiceArgs, Scope, serverConfigArgs, serverDeploymentArgs,
-    serverNginxConf, serverServiceArgs, streamingUrls,
+    serverNginxConf, serverServiceArgs, streamingUrls, publishKeysSecretArgs, PUBLISH_KEYS_FILE,
 } from "../../components/streaming/objects";
-import { retentionSweep } from "../../components/streaming/scripts";
+import { recordingGuard, retentionSweep } from "../../components/streaming/scripts";
+import { renderPublishKeys } from "../../components/streaming/nginxConfig";
 import { renderPlayerPage } from "../../components/streaming/player";
 import { checkObjects, K8sObject, SERVED_API_VERSIONS } from "./objects";
 
@@ -34,6 +35,11 @@ function installMocks(): Registered[] {
             registered.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown>, provider: args.provider });
             if (args.type === "picluster:streaming:Platform") return { id: undefined, state: {} };
             if (args.type === "pulumi:providers:kubernetes") return { id: `${args.name}-id`, state: args.inputs as Record<string, unknown> };
+            // A key per resource, like the provider's: what each stream's key is can be traced.
+            if (args.type === "random:index/randomPassword:RandomPassword") {
+                const rotation = (args.inputs as { keepers?: { rotation?: string } }).keepers?.rotation ?? "none";
+                return { id: `${args.name}-id`, state: { ...args.inputs, result: mockKey(args.name, rotation) } };
+            }
             if (!args.type.startsWith("kubernetes:")) throw new Error(`unexpected resource type ${args.type} (${args.name})`);
             const inputs = args.inputs as { metadata?: { name?: string } };
             // Pulumi auto-names objects without a name: <resource name>-<random suffix>.
@@ -47,6 +53,11 @@ function installMocks(): Registered[] {
     return registered;
 }
 
+/** The mock's publish key for a RandomPassword: 32 letters and digits, from its name and rotation. */
+function mockKey(resourceName: string, rotation: string): string {
+    return `K${Buffer.from(`${resourceName}r${rotation}`).toString("hex")}`.replace(/[^A-Za-z0-9]/g, "").padEnd(32, "x").slice(-32);
+}
+
 const settle = async () => { for (let i = 0; i < 30; i++) await new Promise((r) => setImmediate(r)); };
 const resolve = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply((v) => { r(v); return v; }));
 
@@ -57,11 +68,14 @@ async function build(raw: unknown = {}) {
         kubeconfig: pulumi.secret(KUBECONFIG), settings, defaultAddress: "10.10.50.198",
     });
     const urls = { ingest: await resolve(platform.ingestUrl), player: await resolve(platform.playerUrl) };
+    await resolve(platform.publishUrls);
     await resolve(platform.namespace);
     await settle();
     const objects: K8sObject[] = registered.filter((r) => r.type.startsWith("kubernetes:"))
         .map((r) => ({ ...(r.inputs as unknown as K8sObject), __name: r.name, __provider: r.provider }));
-    return { registered, objects, urls, settings, platform };
+    const keys = Object.fromEntries(registered.filter((r) => r.type === "random:index/randomPassword:RandomPassword")
+        .map((r) => [r.name, mockKey(r.name, (r.inputs.keepers as { rotation: string }).rotation)]));
+    return { registered, objects, urls, settings, platform, keys };
 }
 
 const find = (objects: K8sObject[], kind: string, nameSuffix: string) => {
@@ -76,7 +90,7 @@ test("every object is a kind and API version that current Kubernetes serves, and
     assert.deepEqual(kinds, [
         "apps/v1/Deployment", "apps/v1/Deployment", "batch/v1/CronJob", "networking.k8s.io/v1/Ingress",
         "policy/v1/PodDisruptionBudget", "v1/ConfigMap", "v1/ConfigMap", "v1/Namespace",
-        "v1/PersistentVolumeClaim", "v1/Service", "v1/Service", "v1/Service",
+        "v1/PersistentVolumeClaim", "v1/Secret", "v1/Service", "v1/Service", "v1/Service",
     ]);
     for (const o of objects) assert.ok(SERVED_API_VERSIONS[o.kind]?.includes(o.apiVersion), `${o.kind} ${o.apiVersion}`);
     assert.deepEqual(checkObjects(objects), []);
@@ -185,7 +199,7 @@ test("the object builders are plain data: built without the Pulumi runtime, from
         { apiVersion: "v1", kind: "Namespace", ...namespaceArgs(s) },
         { apiVersion: "v1", kind: "ConfigMap", ...serverConfigArgs(scope, s) },
         { apiVersion: "v1", kind: "PersistentVolumeClaim", ...recordingsClaimArgs(scope, s) },
-        { apiVersion: "apps/v1", kind: "Deployment", ...serverDeploymentArgs(scope, s, { config: "cfg", recordingsClaim: "rec" }) },
+        { apiVersion: "apps/v1", kind: "Deployment", ...serverDeploymentArgs(scope, s, { config: "cfg", publishKeys: "keys", recordingsClaim: "rec" }) },
         { apiVersion: "v1", kind: "Service", ...serverServiceArgs(scope) },
         { apiVersion: "v1", kind: "Service", ...rtmpServiceArgs(scope, s) },
         { apiVersion: "v1", kind: "ConfigMap", ...playerFilesArgs(scope, s, "rtmp://stream.pi.lan:1935/live") },
@@ -199,7 +213,8 @@ test("the object builders are plain data: built without the Pulumi runtime, from
     for (const o of objects.slice(1)) assert.equal(o.metadata?.namespace, "streaming", `${o.kind} in the namespace passed in`);
     // The names passed in are where the objects point.
     const serverPod = (objects[3].spec as any).template.spec;
-    assert.deepEqual(serverPod.volumes.map((v: any) => v.configMap?.name ?? v.persistentVolumeClaim?.claimName ?? v.name), ["cfg", "hls", "run", "rec"]);
+    assert.deepEqual(serverPod.volumes.map((v: any) => v.configMap?.name ?? v.secret?.secretName ?? v.persistentVolumeClaim?.claimName ?? v.name),
+        ["cfg", "keys", "hls", "run", "rec"]);
     assert.equal((objects[7].spec as any).template.spec.volumes[0].configMap.name, "files");
     assert.deepEqual((objects[10].spec as any).rules[0].http.paths.map((p: any) => p.backend.service.name), ["srv", "srv", "ply"]);
     assert.equal((objects[11].spec as any).jobTemplate.spec.template.spec.volumes[0].persistentVolumeClaim.claimName, "rec");
@@ -209,8 +224,9 @@ test("the object builders are plain data: built without the Pulumi runtime, from
     assert.equal(playerDisruptionBudgetArgs(scope, off), undefined, "a budget of 1 of 1 pod would block every drain");
     assert.equal(retentionCronJobArgs(scope, s, undefined), undefined, "no volume, nothing to sweep");
     assert.equal(retentionCronJobArgs(scope, parseStreamingSettings({ recording: { retentionDays: 0 } }), "rec"), undefined, "0 keeps everything");
-    const noRec = serverDeploymentArgs(scope, off, { config: "cfg", recordingsClaim: undefined }).spec as any;
-    assert.deepEqual(noRec.template.spec.volumes.map((v: any) => v.name), ["config", "hls", "run"]);
+    const noRec = serverDeploymentArgs(scope, off, { config: "cfg", publishKeys: "keys", recordingsClaim: undefined }).spec as any;
+    assert.deepEqual(noRec.template.spec.volumes.map((v: any) => v.name), ["config", "publish-keys", "hls", "run"]);
+    assert.deepEqual(noRec.template.spec.containers.map((c: any) => c.name), ["nginx-rtmp"], "no recordings, no guard");
 });
 
 test("the retention sweep deletes recordings untouched for longer than the retention, and their emptied folders, nothing else", () => {
@@ -273,4 +289,111 @@ test("settings are typed and limits are real quantities", () => {
     const s: StreamingSettings = parseStreamingSettings({});
     assert.equal(quantity(s.resources.server.memoryLimit), 256 * 2 ** 20);
     assert.equal(quantity(s.resources.server.cpuRequest), 0.1);
+});
+
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const isSecret = (v: unknown) => typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+
+test("a publish key per listed stream: RandomPassword without special characters, its rotation the keeper", async () => {
+    const { registered } = await build({ streams: ["studio", { name: "garden_cam", rotation: 3 }] });
+    const pw = registered.filter((r) => r.type === "random:index/randomPassword:RandomPassword");
+    assert.deepEqual(pw.map((r) => [r.name, r.inputs.length, r.inputs.special, r.inputs.keepers]), [
+        ["stream-publish-key-studio", 32, false, { rotation: "0" }],
+        ["stream-publish-key-garden_cam", 32, false, { rotation: "3" }],
+    ]);
+    for (const r of pw) assert.doesNotMatch(String(r.provider ?? ""), /stream-k8s/, `${r.name} is not sent to the kubernetes provider`);
+});
+
+test("the keys reach the server only through the Secret: a secret input, never in a ConfigMap, a pod spec or the page", async () => {
+    const { registered, objects, keys } = await build({ streams: ["studio", "garden_cam"] });
+    const values = Object.values(keys);
+    assert.equal(values.length, 2);
+    const secrets = registered.filter((r) => r.type === "kubernetes:core/v1:Secret");
+    assert.deepEqual(secrets.map((r) => r.name), ["stream-publish-keys"]);
+    // The SDK marks the whole stringData secret, since a secret Output is inside it.
+    const wrapped = secrets[0].inputs.stringData;
+    assert.ok(isSecret(wrapped), "the keys file is a secret input, so the engine encrypts it in the state");
+    const data = (wrapped as { value: Record<string, string> }).value;
+    assert.deepEqual(Object.keys(data), [PUBLISH_KEYS_FILE]);
+    const file = data[PUBLISH_KEYS_FILE];
+    assert.equal(file, renderPublishKeys([{ name: "studio", key: keys["stream-publish-key-studio"] }, { name: "garden_cam", key: keys["stream-publish-key-garden_cam"] }]));
+    // Everything else the engine is handed, the Secret left out, holds no key.
+    for (const r of registered) {
+        if (r.type === "kubernetes:core/v1:Secret") continue;
+        const text = JSON.stringify(r.inputs);
+        for (const k of values) assert.ok(!text.includes(k), `${r.type} ${r.name} holds a publish key`);
+    }
+    // The server mounts it by the Secret's (auto-generated) name: a new key is a new name, and the pod rolls.
+    const pod = (find(objects, "Deployment", "-server").spec as any).template.spec;
+    assert.deepEqual(pod.volumes.find((v: any) => v.name === "publish-keys").secret, { secretName: "stream-publish-keys-abcd1234", defaultMode: 0o400 });
+    assert.ok(pod.containers[0].volumeMounts.some((m: any) => m.name === "publish-keys" && m.readOnly));
+    assert.doesNotMatch(JSON.stringify(pod), /stringData|publish_key_ok/);
+    const conf = (find(objects, "ConfigMap", "-server-config").data as Record<string, string>)["nginx.conf"];
+    assert.match(conf, /include \/etc\/picluster-streaming-keys\/publish-keys\.conf;/);
+    assert.match(conf, /"~\^studio\$" 1;\n {8}"~\^garden_cam\$" 1;/, "the names (not secret) are listed in the ConfigMap");
+});
+
+test("outputs: per stream the publish URL with its key (secret) and the watch URL", async () => {
+    const { platform, keys } = await build({ streams: ["studio", "garden_cam"], host: "stream.pi.lan" });
+    assert.equal(await pulumi.isSecret(platform.publishUrls), true);
+    assert.deepEqual(await resolve(platform.publishUrls), {
+        studio: `rtmp://stream.pi.lan:1935/live/studio?key=${keys["stream-publish-key-studio"]}`,
+        garden_cam: `rtmp://stream.pi.lan:1935/live/garden_cam?key=${keys["stream-publish-key-garden_cam"]}`,
+    });
+    assert.equal(await pulumi.isSecret(platform.watchUrls), false);
+    assert.deepEqual(await resolve(platform.watchUrls), { studio: "http://stream.pi.lan/?live=studio", garden_cam: "http://stream.pi.lan/?live=garden_cam" });
+});
+
+test("the existing objects keep their names (URNs); new ones get new names", async () => {
+    const { registered } = await build();
+    assert.deepEqual(registered.map((r) => `${r.type}::${r.name}`).sort(), [
+        "kubernetes:apps/v1:Deployment::stream-player", "kubernetes:apps/v1:Deployment::stream-server",
+        "kubernetes:batch/v1:CronJob::stream-retention", "kubernetes:core/v1:ConfigMap::stream-player-files",
+        "kubernetes:core/v1:ConfigMap::stream-server-config", "kubernetes:core/v1:Namespace::stream-ns",
+        "kubernetes:core/v1:PersistentVolumeClaim::stream-recordings", "kubernetes:core/v1:Secret::stream-publish-keys",
+        "kubernetes:core/v1:Service::stream-player", "kubernetes:core/v1:Service::stream-rtmp", "kubernetes:core/v1:Service::stream-server",
+        "kubernetes:networking.k8s.io/v1:Ingress::stream", "kubernetes:policy/v1:PodDisruptionBudget::stream-player",
+        "picluster:streaming:Platform::stream", "pulumi:providers:kubernetes::stream-k8s",
+        "random:index/randomPassword:RandomPassword::stream-publish-key-studio",
+    ]);
+});
+
+test("a rotation changes only that stream's key; the recordings claim is untouched", async () => {
+    const before = await build({ streams: ["studio", "garden_cam"] });
+    const after = await build({ streams: [{ name: "studio", rotation: 1 }, "garden_cam"] });
+    assert.notEqual(after.keys["stream-publish-key-studio"], before.keys["stream-publish-key-studio"]);
+    assert.equal(after.keys["stream-publish-key-garden_cam"], before.keys["stream-publish-key-garden_cam"]);
+    const pvc = (b: typeof before) => b.registered.find((r) => r.type === "kubernetes:core/v1:PersistentVolumeClaim")?.inputs;
+    assert.deepEqual(pvc(after), pvc(before));
+    const conf = (b: typeof before) => (find(b.objects, "ConfigMap", "-server-config").data as Record<string, string>)["nginx.conf"];
+    assert.equal(conf(after), conf(before), "nginx.conf holds no key: only the Secret changes");
+});
+
+test("the recording guard beside the server: its share of the volume, the drop URL, probes, as nobody", async () => {
+    const { objects, settings } = await build({ streams: ["a", "b", "c", "d"], recording: { size: "8Gi" } });
+    const pod = (find(objects, "Deployment", "-server").spec as any).template.spec;
+    assert.deepEqual(pod.containers.map((c: any) => c.name), ["nginx-rtmp", "recording-guard"]);
+    const g = pod.containers[1];
+    // 90 % of 8 GiB over 4 streams.
+    const share = Math.floor((8 * 2 ** 30 * 0.9) / 4 / 1024);
+    assert.equal(g.command[2], recordingGuard({
+        recordingsDir: "/var/lib/streaming/recordings", stopDir: "/var/lib/streaming/run/recording-full", streams: ["a", "b", "c", "d"],
+        shareKiB: share, dropUrl: "http://127.0.0.1:8080/rtmp/control/drop/publisher?app=rec&name=", intervalSeconds: 5,
+        aliveFile: "/var/lib/streaming/run/recording-guard.alive",
+    }));
+    assert.equal(g.image, settings.images.player);
+    assert.equal(g.securityContext.runAsUser, 65534);
+    assert.deepEqual(g.volumeMounts, [
+        { name: "run", mountPath: "/var/lib/streaming/run" },
+        { name: "recordings", mountPath: "/var/lib/streaming/recordings", readOnly: true },
+    ]);
+    assert.match(serverNginxConf(settings), /if \(-e \/var\/lib\/streaming\/run\/recording-full\/\$arg_name\)/, "rec checks the guard's flags");
+});
+
+test("the Secret builder is plain data and keeps what it is handed as it is", () => {
+    const args = publishKeysSecretArgs({ name: "stream", namespace: "streaming" }, "file text");
+    assert.deepEqual(args, {
+        metadata: { namespace: "streaming", labels: { "app.kubernetes.io/part-of": "picluster-streaming", "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/name": "nginx-rtmp", "app.kubernetes.io/instance": "stream" } },
+        type: "Opaque", stringData: { [PUBLISH_KEYS_FILE]: "file text" },
+    });
 });

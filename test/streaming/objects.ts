@@ -19,6 +19,7 @@ export interface K8sObject {
 export const SERVED_API_VERSIONS: Record<string, readonly string[]> = {
     Namespace: ["v1"],
     ConfigMap: ["v1"],
+    Secret: ["v1"],
     Service: ["v1"],
     PersistentVolumeClaim: ["v1"],
     Deployment: ["apps/v1"],

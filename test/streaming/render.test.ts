@@ -10,13 +10,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseStreamingSettings } from "../../inventory/streaming";
 import { serverNginxConf, SERVER_HTTP_PORT, SERVER_RTMP_PORT } from "../../components/streaming/objects";
-import { DEBIAN_RTMP_MODULE, NginxRtmpConfigInput, renderNginxRtmpConfig } from "../../components/streaming/nginxConfig";
+import { DEBIAN_RTMP_MODULE, NginxRtmpConfigInput, renderNginxRtmpConfig, renderPublishKeys } from "../../components/streaming/nginxConfig";
 import { HLS_JS_FILE, PLAYER_SOURCE_DIR, renderPlayerPage } from "../../components/streaming/player";
-import { FFMPEG, NGINX, requirePrograms } from "./lab";
+import { FFMPEG, newPublishKey, NGINX, requirePrograms } from "./lab";
 
 const BASE: NginxRtmpConfigInput = {
-    rtmpPort: 1935, httpPort: 8080, application: "live", hlsDir: "/srv/hls", hlsFragmentSeconds: 1, hlsPlaylistSeconds: 10,
-    recordingsDir: "/srv/rec", pidFile: "/run/n.pid", tempDir: "/tmp/n", errorLog: "stderr", accessLog: "off",
+    rtmpPort: 1935, httpPort: 8080, application: "live", streams: ["studio"], publishKeysFile: "/etc/keys/publish-keys.conf",
+    hlsDir: "/srv/hls", hlsFragmentSeconds: 1, hlsPlaylistSeconds: 10,
+    recordingsDir: "/srv/rec", recordingStopDir: "/run/full", pidFile: "/run/n.pid", tempDir: "/tmp/n", errorLog: "stderr", accessLog: "off",
 };
 
 test("the renderer refuses inputs that would make a broken or unsafe nginx.conf", () => {
@@ -28,8 +29,63 @@ test("the renderer refuses inputs that would make a broken or unsafe nginx.conf"
         [{ recordingsDir: "/srv/hls/" }, /recordingsDir must differ from hlsDir/],
         [{ listenAddress: "0.0.0.0; include /etc/passwd" }, /listenAddress must be an IPv4 address/],
         [{ errorLog: "syslog:server=x" }, /errorLog must be "stderr" or an absolute path/],
+        [{ streams: [] }, /streams must list at least one stream/],
+        [{ streams: ["a", "b;include /etc/passwd"] }, /stream name "b;include \/etc\/passwd" must be 1-64 characters/],
+        [{ streams: ["a", "a"] }, /streams must not repeat a name/],
+        [{ publishKeysFile: "keys.conf" }, /publishKeysFile must be an absolute path/],
+        [{ recordingStopDir: undefined }, /recordingStopDir is needed with recordingsDir/],
     ];
     for (const [patch, want] of cases) assert.throws(() => renderNginxRtmpConfig({ ...BASE, ...patch }), want, JSON.stringify(patch));
+});
+
+test("the publish keys file refuses a bad name or key, naming the stream and never the key", () => {
+    const key = newPublishKey();
+    assert.equal(renderPublishKeys([{ name: "studio", key }, { name: "Cam-2", key: "A".repeat(16) }]), [
+        "# Rendered by components/streaming/nginxConfig.ts (renderPublishKeys): the streams' publish keys.",
+        'map "$arg_name/$arg_key" $publish_key_ok {',
+        `    "~^studio/${key}$" 1;`,
+        `    "~^Cam-2/${"A".repeat(16)}$" 1;`,
+        "    default 0;",
+        "}",
+        "",
+    ].join("\n"));
+    const bad = ["short1", `${key}/x`, `${key}"; default 1; #`, `${key.slice(0, 20)}!${key.slice(21)}`];
+    for (const k of bad) {
+        assert.throws(() => renderPublishKeys([{ name: "studio", key: k }]), (e: Error) => {
+            assert.equal(e.message, "renderNginxRtmpConfig: publish keys: the key of stream studio must be 16-128 letters and digits");
+            return true;
+        });
+    }
+    assert.throws(() => renderPublishKeys([{ name: "../x", key }]), /stream name "\.\.\/x" must be/);
+    assert.throws(() => renderPublishKeys([{ name: "a", key }, { name: "a", key }]), /a stream is listed twice/);
+    assert.throws(() => renderPublishKeys([]), /at least one stream/);
+});
+
+test("nginx -t accepts the cluster's nginx.conf with a rendered publish keys file, for one and for many streams", () => {
+    requirePrograms([NGINX, DEBIAN_RTMP_MODULE]);
+    for (const streams of [["studio"], Array.from({ length: 32 }, (_, i) => `cam_${i}`)]) {
+        const dir = mkdtempSync(join(tmpdir(), "picluster-nginx-t-"));
+        try {
+            const keysFile = join(dir, "publish-keys.conf");
+            writeFileSync(keysFile, renderPublishKeys(streams.map((name) => ({ name, key: newPublishKey() }))));
+            const conf = renderNginxRtmpConfig({
+                ...BASE, rtmpModulePath: DEBIAN_RTMP_MODULE, streams, publishKeysFile: keysFile,
+                hlsDir: join(dir, "hls"), recordingsDir: join(dir, "rec"), recordingStopDir: join(dir, "full"),
+                pidFile: join(dir, "n.pid"), tempDir: dir, errorLog: join(dir, "error.log"),
+            });
+            writeFileSync(join(dir, "nginx.conf"), conf);
+            const r = spawnSync(NGINX, ["-t", "-p", dir, "-c", join(dir, "nginx.conf")], { encoding: "utf8", timeout: 10_000 });
+            assert.equal(r.status, 0, `${streams.length} streams: ${r.stderr}`);
+            assert.doesNotMatch(r.stderr, /\[(warn|emerg|alert|crit|error)\]/, "nginx -t says nothing but ok");
+            // Without the keys file nginx refuses to start: no key, no server (never an open one).
+            rmSync(keysFile);
+            const missing = spawnSync(NGINX, ["-t", "-p", dir, "-c", join(dir, "nginx.conf")], { encoding: "utf8", timeout: 10_000 });
+            assert.notEqual(missing.status, 0);
+            assert.match(missing.stderr, /publish-keys\.conf/);
+        } finally {
+            rmSync(dir, { recursive: true, force: true });
+        }
+    }
 });
 
 /** The problem lines parseStreamingSettings refuses `raw` with (it must refuse it). */
@@ -98,11 +154,22 @@ test("the rendered config: HLS timing, recording app, key check and logs as desi
     for (const line of [
         "hls_fragment 1s;", "hls_playlist_length 10s;", "push rtmp://127.0.0.1:1935/rec;", "application rec {",
         "hls_cleanup off;", "hls_playlist_length 12h;", "on_publish http://127.0.0.1:8080/rtmp/on-publish;",
+        "on_publish http://127.0.0.1:8080/rtmp/on-record;", "include /etc/keys/publish-keys.conf;", "rtmp_control drop;",
         "allow publish 127.0.0.1;", "deny play all;", "worker_processes 1;", "daemon off;",
     ]) assert.ok(conf.includes(line), `missing: ${line}`);
     assert.doesNotMatch(conf, /load_module/);
     const noRec = renderNginxRtmpConfig({ ...BASE, recordingsDir: undefined });
-    assert.doesNotMatch(noRec, /application rec|push rtmp|\/recordings\//);
+    assert.doesNotMatch(noRec, /application rec|push rtmp|\/recordings\/|rtmp_control|on-record/);
+    // No log format that could print the args (the publish key): not the request line, not $args.
+    // The HTTP request-line format ("timed") never sees nginx-rtmp's calls: each location they
+    // reach sets its own access_log.
+    for (const f of conf.match(/log_format (?!timed )[^;]*;/g) ?? []) assert.doesNotMatch(f, /\$args|\$request|\$query_string|\$arg_key|\$tcurl/, f);
+    for (const loc of ["location = /rtmp/on-publish {", "location = /rtmp/on-record {", "location /rtmp/control/ {"]) {
+        const block = conf.slice(conf.indexOf(loc), conf.indexOf("}", conf.indexOf(loc)));
+        assert.match(block, /access_log (off|\/dev\/stderr rtmp_publish);/, `${loc} has its own access_log`);
+    }
+    assert.match(conf, /access_log \/dev\/stderr rtmp_publish;/);
+    assert.match(conf, /error_log stderr warn;/, "at info nginx-rtmp logs the args");
 });
 
 test("the player page escapes what it embeds and refuses bad inputs", () => {
@@ -143,11 +210,17 @@ test("the cluster's own nginx.conf runs under Debian's nginx with only CHOWN, SE
         for (const p of ["/usr/bin/unshare", "/usr/bin/setpriv", "/usr/bin/curl"]) {
             assert.ok(existsSync(p), `${p} missing: run \`apt-get install -y util-linux curl\``);
         }
-        const conf = serverNginxConf(parseStreamingSettings({}));
+        const conf = serverNginxConf(parseStreamingSettings({ streams: ["podcheck"] }));
+        const key = newPublishKey();
         const dir = mkdtempSync(join(tmpdir(), "picluster-podconf-"));
         try {
-            // The image has the module compiled in; Debian's nginx loads it. Nothing else differs.
-            writeFileSync(join(dir, "nginx.conf"), `load_module ${DEBIAN_RTMP_MODULE};\n${conf}`);
+            // The image has the module compiled in; Debian's nginx loads it. The publish keys file,
+            // mounted from the Secret in the pod, is read from the test's folder (this test must not
+            // create folders in the host's /etc). Nothing else differs.
+            const keysPath = "/etc/picluster-streaming-keys/publish-keys.conf";
+            assert.ok(conf.includes(`include ${keysPath};`));
+            writeFileSync(join(dir, "publish-keys.conf"), renderPublishKeys([{ name: "podcheck", key }]));
+            writeFileSync(join(dir, "nginx.conf"), `load_module ${DEBIAN_RTMP_MODULE};\n${conf.replace(keysPath, join(dir, "publish-keys.conf"))}`);
             // A private mount and network namespace: the pod's paths on a tmpfs, the pod's ports on
             // a loopback of its own. The bounding set is the pod's securityContext.
             const script = `
@@ -161,7 +234,7 @@ pid=$!
 for i in $(seq 1 50); do curl -fsS -o /dev/null http://127.0.0.1:${SERVER_HTTP_PORT}/healthz 2>/dev/null && break; sleep 0.1; done
 curl -fsS http://127.0.0.1:${SERVER_HTTP_PORT}/healthz
 timeout 20 ${FFMPEG} -hide_banner -nostdin -loglevel error -re -f lavfi -i testsrc2=size=320x180:rate=25 -re -f lavfi -i sine=frequency=440 \\
-  -t 5 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 25 -c:a aac -f flv rtmp://127.0.0.1:${SERVER_RTMP_PORT}/live/podcheck
+  -t 5 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 25 -c:a aac -f flv "rtmp://127.0.0.1:${SERVER_RTMP_PORT}/live/podcheck?key=${key}"
 echo "workers: $(ps -o user= --ppid $pid | sort -u | tr '\\n' ' ')"
 echo "live: $(curl -fsS http://127.0.0.1:${SERVER_HTTP_PORT}/hls/podcheck.m3u8 | grep -c '^podcheck-')"
 echo "recording: $(grep -c '\\.ts$' /var/lib/streaming/recordings/podcheck/index.m3u8)"

@@ -5,9 +5,12 @@ import { launchBrowser, publish, requirePrograms, sleep, startFrontDoor, startSt
 
 async function main(out: string) {
     requirePrograms();
-    const server = await startStreamingServer();
+    const server = await startStreamingServer({ streams: ["studio", "garden_cam"] });
     const front = await startFrontDoor(server, { ingestUrl: "rtmp://10.10.50.198:1935/live" });
-    const streams = [publish(server.ingestUrl, { key: "studio", seconds: 60 }), publish(server.ingestUrl, { key: "garden_cam", seconds: 60, size: "320x180" })];
+    const streams = [
+        publish(server.ingestUrl, { key: server.streamKey("studio"), seconds: 60 }),
+        publish(server.ingestUrl, { key: server.streamKey("garden_cam"), seconds: 60, size: "320x180" }),
+    ];
     const browser = await launchBrowser();
     try {
         const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });

@@ -50,7 +50,7 @@ test("the provider renders the platform to YAML offline; the objects pass the ch
         assert.deepEqual(kinds, [
             "apps/v1/Deployment", "apps/v1/Deployment", "batch/v1/CronJob", "networking.k8s.io/v1/Ingress",
             "policy/v1/PodDisruptionBudget", "v1/ConfigMap", "v1/ConfigMap", "v1/Namespace",
-            "v1/PersistentVolumeClaim", "v1/Service", "v1/Service", "v1/Service",
+            "v1/PersistentVolumeClaim", "v1/Secret", "v1/Service", "v1/Service", "v1/Service",
         ], `rendered files in ${renderDir}`);
         assert.deepEqual(checkObjects(objects), []);
         for (const o of objects) {
@@ -60,9 +60,25 @@ test("the provider renders the platform to YAML offline; the objects pass the ch
         assert.ok(cm, "the server's ConfigMap (auto-named)");
         assert.match((cm.data as Record<string, string>)["nginx.conf"], /application rec \{/);
         const out = ws.pulumi(["stack", "output", "--json", "-s", "render"]);
-        assert.deepEqual(JSON.parse(out.stdout), { ingestUrl: "rtmp://10.10.50.198:1935/live", playerUrl: "http://10.10.50.198/" });
+        assert.deepEqual(JSON.parse(out.stdout), {
+            ingestUrl: "rtmp://10.10.50.198:1935/live", playerUrl: "http://10.10.50.198/",
+            publishUrls: "[secret]", watchUrls: { studio: "http://10.10.50.198/?live=studio" },
+        });
+        // The real random provider's key: in the rendered Secret (the YAML is what kubectl would
+        // get), in the secret output, and nowhere else: not the other objects, not the state in clear.
+        const secret = objects.find((o) => o.kind === "Secret");
+        assert.ok(secret, "the publish keys Secret");
+        const file = (secret.stringData as Record<string, string> | undefined)?.["publish-keys.conf"]
+            ?? Buffer.from((secret.data as Record<string, string>)["publish-keys.conf"], "base64").toString();
+        const key = /"~\^studio\/([A-Za-z0-9]{32})\$" 1;/.exec(file)?.[1];
+        assert.ok(key, `a 32-character key for studio in the Secret:\n${file.replace(/[A-Za-z0-9]{32}/g, "<key>")}`);
+        const shown = JSON.parse(ws.pulumi(["stack", "output", "--json", "--show-secrets", "-s", "render"]).stdout) as { publishUrls: Record<string, string> };
+        assert.deepEqual(shown.publishUrls, { studio: `rtmp://10.10.50.198:1935/live/studio?key=${key}` });
+        for (const o of objects) if (o.kind !== "Secret") assert.ok(!JSON.stringify(o).includes(key), `${o.kind} ${o.metadata?.name} holds the key`);
         const text = ws.stateText();
         assert.ok(!text.includes("not-a-real-token"), "the kubeconfig stays encrypted in the state");
+        assert.ok(!text.includes(key), "the publish key stays encrypted in the state");
+        assert.ok(!up.stdout.includes(key) && !up.stderr.includes(key), "the key is not in the engine's output");
     } finally {
         ws.cleanup();
         rmSync(renderDir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 // Strict Pulumi mocks: they know the resource types this program declares and throw on
 // anything else (any provider function call, any unexpected type), so a test cannot
 // pass because a mock quietly answered something it was never meant to.
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 export const FAKE_TOKEN = "K10aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa::server:0123456789abcdef";
@@ -33,6 +34,8 @@ export function installStrictMocks(opts: { preview?: boolean } = {}): Registered
                 case "pulumi:providers:kubernetes":
                     return { id: `${args.name}-id`, state: inputs };
                 case "random:index/randomPassword:RandomPassword":
+                    // A streaming publish key must look like one (32 letters and digits, one per stream and rotation).
+                    if (args.name.includes("-publish-key-")) return { id: `${args.name}-id`, state: { ...inputs, result: mockPublishKey(args.name, inputs.keepers) } };
                     return { id: `${args.name}-id`, state: { ...inputs, result: "pw123456" } };
                 default:
                     throw new Error(`unexpected resource type ${args.type} (${args.name})`);
@@ -43,6 +46,11 @@ export function installStrictMocks(opts: { preview?: boolean } = {}): Registered
         },
     }, "picluster", "unit", opts.preview ?? false);
     return registered;
+}
+
+/** The strict mocks' publish key for a streaming RandomPassword: an md5 hex of its name and keepers. */
+export function mockPublishKey(resourceName: string, keepers: unknown): string {
+    return createHash("md5").update(`${resourceName} ${JSON.stringify(keepers ?? null)}`).digest("hex");
 }
 
 const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
