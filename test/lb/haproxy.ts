@@ -1,6 +1,6 @@
 // Runs a real haproxy in a lab namespace and reads its state over the stats socket.
 import { connect } from "node:net";
-import { Lab, Proc, sh, sleep } from "./lab";
+import { NetnsLab, Proc, sh, sleep } from "./lab";
 
 export interface ServerStat {
     readonly backend: string;
@@ -71,7 +71,7 @@ export async function serverStat(h: Haproxy, backend: string, server: string): P
  * Checks the config with `haproxy -c`, starts haproxy in the foreground inside `ns` and waits
  * until the stats socket answers.
  */
-export async function startHaproxy(lab: Lab, ns: string, name: string, config: string, socket: string): Promise<Haproxy> {
+export async function startHaproxy(lab: NetnsLab, ns: string, name: string, config: string, socket: string): Promise<Haproxy> {
     const configPath = lab.writeFile(`${name}.cfg`, config, 0o600);
     const check = sh("haproxy", ["-c", "-f", configPath]);
     if (check.status !== 0) throw new Error(`haproxy -c rejected ${name}:\n${check.stdout}${check.stderr}\n${config}`);

@@ -113,7 +113,7 @@ async function acquireLock(): Promise<void> {
     }
 }
 
-export class Lab {
+export class NetnsLab {
     /** A directory that `nobody` can read (xinetd runs the agent-check as nobody). */
     readonly dir: string;
     private readonly procs: Proc[] = [];
@@ -126,10 +126,10 @@ export class Lab {
     }
 
     /** Requires root, ip, the bridge module; takes the machine-wide lab lock. */
-    static async open(): Promise<Lab> {
+    static async open(): Promise<NetnsLab> {
         if (process.getuid?.() !== 0) throw new Error("the LB lab needs root (network namespaces); run the tests as root");
         await acquireLock();
-        const lab = new Lab();
+        const lab = new NetnsLab();
         process.on("exit", lab.onExit);
         try {
             destroyNetwork(); // ours only, by prefix; left by a run in this same process

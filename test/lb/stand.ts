@@ -8,7 +8,7 @@ import { HaproxyServer, renderHaproxyConfig } from "../../components/loadBalance
 import { renderKeepalivedConfig, vrrpPriority } from "../../components/loadBalancer/keepalivedConfig";
 import { renderAgentCheck, renderAgentClientCertScript, renderXinetdService } from "../../components/loadBalancer/agentCheck";
 import { Haproxy, pollUntil, startHaproxy, waitAllUp } from "./haproxy";
-import { Lab, LB_ADDRESSES, NS_IFNAME, Proc, SERVER_ADDRESSES, VIP, sleep } from "./lab";
+import { NetnsLab, LB_ADDRESSES, NS_IFNAME, Proc, SERVER_ADDRESSES, VIP, sleep } from "./lab";
 import { oneRequest } from "./load";
 import { SEED_AGENT_CHECK, fakeUptime, renderSeedHaproxyConfig } from "./seed";
 
@@ -99,7 +99,7 @@ export class Stand {
     private readonly cpus = cpuCount();
     readonly agentClientDir: string;
 
-    private constructor(readonly lab: Lab, balancers: number, readonly withAgents: boolean) {
+    private constructor(readonly lab: NetnsLab, balancers: number, readonly withAgents: boolean) {
         this.agentClientDir = join(lab.dir, "agent-client");
         this.backends = SERVER_ADDRESSES.map((address, i) => {
             const name = `s${i + 1}`;
@@ -113,7 +113,7 @@ export class Stand {
 
     /** Opens the lab, builds the namespaces and starts every backend (and agent). */
     static async open(opts: { balancers: 1 | 2; agents: boolean }): Promise<Stand> {
-        const lab = await Lab.open();
+        const lab = await NetnsLab.open();
         try {
             const stand = new Stand(lab, opts.balancers, opts.agents);
             // The agent's client certificate, issued by the project's own script from the
