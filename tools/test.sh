@@ -63,7 +63,7 @@ check "typecheck (tsc --noEmit)" node_modules/.bin/tsc --noEmit -p .
 check "lint (eslint with @pulumi/eslint-plugin)" node_modules/.bin/eslint .
 check "plugin pins agree with the npm SDKs (tools/check-pins.sh)" bash tools/check-pins.sh
 node_suite "unit and render tests" 2 test/unit/*.test.ts test/render/*.test.ts
-for mod in test/lab/k3s-standin/ test/streaming/viewers/; do
+for mod in test/lab/k3s-standin/ test/lab/systemctl-standin/ test/streaming/viewers/; do
   [[ -f "$mod/go.mod" ]] && ls "$mod"/*_test.go >/dev/null 2>&1 && go_suite "$mod"
 done
 node_suite "real Pulumi engine tests" 1 test/engine/*.test.ts

@@ -37,7 +37,7 @@ func main() {
 		os.Exit(kubectlMain(args))
 	}
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: k3s (stand-in) server|agent|kubectl|--version|stand-in-service ...")
+		fmt.Fprintln(os.Stderr, "usage: k3s (stand-in) server|agent|kubectl|--version ...")
 		os.Exit(1)
 	}
 	switch args[0] {
@@ -49,8 +49,6 @@ func main() {
 		os.Exit(agentMain(args[1:]))
 	case "kubectl":
 		os.Exit(kubectlMain(args[1:]))
-	case "stand-in-service":
-		os.Exit(serviceMain(args[1:]))
 	default:
 		fmt.Fprintf(os.Stderr, "k3s (stand-in): the command %q is not part of the stand-in\n", args[0])
 		os.Exit(1)

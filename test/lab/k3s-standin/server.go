@@ -448,9 +448,22 @@ func nodePassword() (string, error) {
 	return pw, writeFileAtomic(p, []byte(pw+"\n"), 0o600)
 }
 
+// notifyReady tells systemd the service is up, as k3s does (go-systemd's daemon.SdNotify with
+// "READY=1" to the unix datagram socket in $NOTIFY_SOCKET; sd_notify(3)): `systemctl start` of
+// its Type=notify unit returns only then.
 func notifyReady() {
-	if p := os.Getenv("K3S_STANDIN_NOTIFY"); p != "" {
-		_ = writeFileAtomic(p, []byte("READY=1\n"), 0o644)
+	p := os.Getenv("NOTIFY_SOCKET")
+	if p == "" {
+		return
+	}
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: p, Net: "unixgram"})
+	if err != nil {
+		log.Printf("sd_notify: %v", err)
+		return
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("READY=1")); err != nil {
+		log.Printf("sd_notify: %v", err)
 	}
 }
 

@@ -1,0 +1,3 @@
+module picluster.local/systemctl-standin
+
+go 1.22
