@@ -3,6 +3,7 @@
 // SSH connection could be opened), and hands components typed values.
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, Inventory, InventoryError, parseInventory } from "./inventory/schema";
+import { verifyAirgapFiles } from "./inventory/airgapFiles";
 
 export interface StackSettings {
     readonly inventory: Inventory;
@@ -68,7 +69,11 @@ function loadUnchecked(): StackSettings {
         }
     }
     if (problems.length > 0) throw new InventoryError(problems);
-    const inventory = parseInventory(raw);
+    const parsed = parseInventory(raw);
+    // Relative artifact paths are relative to the project folder, where pulumi runs the program.
+    const airgap = verifyAirgapFiles(parsed.k3s, process.cwd());
+    if (airgap.problems.length > 0) throw new InventoryError(airgap.problems);
+    const inventory: Inventory = { ...parsed, k3s: airgap.k3s };
     const sshPrivateKey = new pulumi.Config(CONFIG_NAMESPACE).requireSecret("sshPrivateKey");
     return { inventory, sshPrivateKey };
 }

@@ -62,7 +62,7 @@ export function buildCluster(args: ClusterArgs): Cluster {
     // not wait for the other servers, which join one by one meanwhile.
     const apiUrl = loadBalancer.apiUrl;
     const agents = new AgentPool("agents", {
-        agents: pick(inv.agents), k3sVersion: inv.k3s.version, installScript: inv.k3s.installScript,
+        agents: pick(inv.agents), k3sVersion: inv.k3s.version, installScript: inv.k3s.installScript, airgap: inv.k3s.airgap,
         token: servers.token, serverUrl: apiUrl, controlNode: servers.first,
     });
     const listNodes = remoteCommand("node-list", {

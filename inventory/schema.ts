@@ -41,17 +41,39 @@ const hostSchema = z.strictObject({
         }).optional(),
 });
 
+/** A file on the operator's machine with the sha256 it must have (k3s publishes one per release asset). */
+function airgapFileSchema(what: string) {
+    return z.strictObject({
+        path: z.string({ error: `is required: the path on this machine of ${what}` })
+            .regex(/^[^\s'"]+$/, { message: `must be a path on this machine (no spaces or quotes) of ${what}` }),
+        sha256: z.string({
+            error: (issue) => issue.input === undefined
+                ? "is required: the file's sha256 as k3s publishes it (sha256sum-<arch>.txt of the release)"
+                : "must be written as text: put the sha256 in quotes (YAML reads a hash of only digits as a number)",
+        })
+            .regex(/^[0-9a-f]{64}$/, { message: "must be 64 lowercase hex digits, as printed by `sha256sum <file>`" }),
+    });
+}
+
 const k3sSchema = z.strictObject({
     version: z.string({ error: "is required: pin a k3s release such as v1.33.5+k3s1" })
         .regex(K3S_VERSION, { message: "must be a pinned k3s release such as v1.33.5+k3s1 (not a channel like 'stable' or 'latest')" }),
     // Where the install script comes from: an https URL (the normal online install) or
-    // an absolute path on each Pi where the script and binary were placed beforehand
-    // (the k3s air-gapped install; INSTALL_K3S_SKIP_DOWNLOAD=true).
+    // an absolute path on each Pi where the script was placed beforehand (the k3s air-gapped
+    // install, INSTALL_K3S_SKIP_DOWNLOAD=true; the binary then comes from `airgap`).
     installScript: z.string()
         .refine((s) => /^https:\/\/\S+$/.test(s) || /^\/[^\s'"]+$/.test(s), {
             message: "must be an https:// URL of the k3s install script or an absolute path on the Pis (air-gapped install), e.g. https://get.k3s.io",
         })
         .default("https://get.k3s.io"),
+    // What an air-gapped install needs on each Pi besides install.sh, shipped by the program
+    // from the operator's machine (see components/k3s/airgap.ts): k3s's real uninstall deletes
+    // /usr/local/bin/k3s and /var/lib/rancher/k3s, so a binary placed by hand beforehand would be
+    // gone for every reinstall (destroy then up, scaling a Pi in and out, replacing a Pi).
+    airgap: z.strictObject({
+        binary: airgapFileSchema("the k3s binary for the Pis' architecture, e.g. ./airgap/k3s-arm64"),
+        images: airgapFileSchema("k3s's images tarball, e.g. ./airgap/k3s-airgap-images-arm64.tar.zst").optional(),
+    }).optional(),
     clusterCidr: z.string().regex(CIDR, { message: "must be an IPv4 CIDR such as 10.42.0.0/16" }).default("10.42.0.0/16"),
     serviceCidr: z.string().regex(CIDR, { message: "must be an IPv4 CIDR such as 10.43.0.0/16" }).default("10.43.0.0/16"),
     // Bundled components to turn off on every server (a cluster-wide setting).
@@ -187,6 +209,9 @@ function crossChecks(inv: RawInventory): string[] {
         if (lbs === 1) {
             problems.push(`${keyPath(["vip"])}: a virtual IP needs at least two loadbalancer hosts to move between; add a second loadbalancer or remove vip`);
         }
+    }
+    if (inv.k3s.installScript.startsWith("/") && inv.k3s.airgap === undefined) {
+        problems.push(`${keyPath(["k3s", "installScript"])}: ${inv.k3s.installScript} is an air-gapped install, which also needs ${keyPath(["k3s", "airgap", "binary"])} ({path, sha256} of the k3s binary on this machine): k3s's uninstall deletes /usr/local/bin/k3s, so a binary placed on the Pis by hand would be gone for every reinstall`);
     }
     const lb = inv.loadBalancer;
     if (lb.overloadPercent <= lb.busyPercent) {

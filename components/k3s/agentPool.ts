@@ -10,12 +10,14 @@ import { K3S_READY_TIMEOUT_SECONDS } from "../../inventory/wellKnown";
 import { asRoot } from "../shared/bash";
 import { hostBound, Pi } from "../pi/pi";
 import { renderK3sConfig } from "./nodeConfig";
+import { AirgapSettings, shipAirgap } from "./airgap";
 import { renderDrainNoticeScript, renderDrainScript, renderK3sInstallScript, renderK3sUninstallScript } from "./scripts";
 
 export interface AgentPoolArgs {
     readonly agents: readonly Pi[];
     readonly k3sVersion: string;
     readonly installScript: string;
+    readonly airgap?: AirgapSettings;
     /** The server group's token output; secret. */
     readonly token: pulumi.Output<string>;
     /** `https://<vip or lb>:6443`, resolved once the load balancer is configured. */
@@ -39,17 +41,19 @@ export class AgentPool extends pulumi.ComponentResource {
         const joins: AgentJoin[] = [];
         const installs: command.remote.Command[] = [];
         for (const agent of args.agents) {
+            const airgap = shipAirgap(`${name}-${agent.name}`, agent, args.airgap, this);
             const install = remoteCommand(`${name}-${agent.name}-k3s`, {
                 connection: agent.connection,
                 create: pulumi.interpolate`${args.serverUrl}`.apply((url) => asRoot(renderK3sInstallScript({
                     role: "agent", version: args.k3sVersion, installScript: args.installScript, tokenOnStdin: true,
+                    airgap: airgap.staged,
                     serverUrl: url, readyTimeoutSeconds: K3S_READY_TIMEOUT_SECONDS,
                     configYaml: renderK3sConfig({ kind: "agent", nodeName: agent.name, nodeIp: agent.address, joinUrl: url }),
                 }))),
                 delete: asRoot(renderK3sUninstallScript({ role: "agent", nodeName: agent.name, leaveCluster: false })),
                 stdin: args.token,
                 triggers: [agent.address],
-            }, hostBound(this, [agent.ready]));
+            }, hostBound(this, [agent.ready, ...airgap.ready]));
             remoteCommand(`${name}-${agent.name}-drain`, {
                 connection: args.controlNode.connection,
                 create: renderDrainNoticeScript(agent.name),

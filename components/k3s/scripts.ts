@@ -2,12 +2,15 @@
 // join token and the kubeconfig back from the first server, list and drain nodes.
 import { script, shq, STATE_DIR, writeFile } from "../shared/bash";
 import { K3S_CONFIG_PATH, K3S_TOKEN_FILE } from "./nodeConfig";
+import { renderPlaceAirgapLines, StagedAirgap } from "./airgap";
 
 export interface K3sInstallInput {
     readonly role: "server" | "agent";
     readonly version: string;
     /** https URL of install.sh, or an absolute path on the Pi (air-gapped install). */
     readonly installScript: string;
+    /** The air-gap artifacts staged on the Pi: then the installer never downloads. */
+    readonly airgap?: StagedAirgap;
     readonly configYaml: string;
     /** Joiners read the join token from stdin; the first server creates it. */
     readonly tokenOnStdin: boolean;
@@ -28,8 +31,12 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
         : [
             `installer=${shq(input.installScript)}`,
             `[ -f "$installer" ] || { echo "picluster: air-gapped install script $installer is missing on $(hostname)" >&2; exit 1; }`,
-            "export INSTALL_K3S_SKIP_DOWNLOAD=true",
         ];
+    const airgap = input.airgap ? [
+        ...renderPlaceAirgapLines(input.airgap),
+        "# k3s's installer then checks that the binary is there and downloads nothing.",
+        "export INSTALL_K3S_SKIP_DOWNLOAD=true",
+    ] : [];
     return script(
         "install -d -m 0755 /etc/rancher/k3s",
         ...(input.tokenOnStdin ? [
@@ -46,11 +53,12 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
         "have=$(/usr/local/bin/k3s --version 2>/dev/null | head -n 1 | cut -d' ' -f3 || true)",
         "# Written only once k3s is up with this version and config: an install that was",
         "# interrupted (or a config that changed) runs the installer again.",
-        `done_marker="$want $(sha256sum ${shq(K3S_CONFIG_PATH)} | cut -d' ' -f1)"`,
+        `done_marker="$want $(sha256sum ${shq(K3S_CONFIG_PATH)} | cut -d' ' -f1)${input.airgap ? " " + input.airgap.binary.sha256 : ""}"`,
         `if [ "$have" = "$want" ] && [ -x /usr/local/bin/${service}-uninstall.sh ] && [ "$(cat ${shq(k3sMarker(service))} 2>/dev/null)" = "$done_marker" ]; then`,
         `  echo "picluster: k3s $want already installed with this config on $(hostname)"`,
         "else",
         ...fetch.map((l) => "  " + l),
+        ...airgap.map((l) => "  " + l),
         `  echo "picluster: installing k3s $want (${input.role}) on $(hostname)"`,
         `  export INSTALL_K3S_VERSION="$want" INSTALL_K3S_EXEC=${shq(input.role)}`,
         ...(input.role === "agent" && input.serverUrl ? [

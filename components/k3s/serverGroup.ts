@@ -10,6 +10,7 @@ import { API_PORT, K3S_READY_TIMEOUT_SECONDS as READY_TIMEOUT_SECONDS } from "..
 import { asRoot } from "../shared/bash";
 import { hostBound, Pi } from "../pi/pi";
 import { renderK3sConfig } from "./nodeConfig";
+import { shipAirgap } from "./airgap";
 import {
     renderK3sInstallScript, renderK3sUninstallScript, renderReadKubeconfigScript, renderReadTokenScript,
 } from "./scripts";
@@ -46,16 +47,18 @@ export class ServerGroup extends pulumi.ComponentResource {
         this.first = first;
         const firstUrl = `https://${first.address}:${API_PORT}`;
 
+        const firstAirgap = shipAirgap(`${name}-${first.name}`, first, args.k3s.airgap, this);
         const firstInstall = remoteCommand(`${name}-${first.name}-k3s`, {
             connection: first.connection,
             create: asRoot(renderK3sInstallScript({
                 role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: false,
+                airgap: firstAirgap.staged,
                 readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
                 configYaml: renderK3sConfig({ kind: "first-server", nodeName: first.name, nodeIp: first.address, tlsSans: args.tlsSans, k3s: args.k3s }),
             })),
             delete: asRoot(renderK3sUninstallScript({ role: "server", nodeName: first.name, leaveCluster: false })),
             triggers: [first.address],
-        }, hostBound(this, [first.ready]));
+        }, hostBound(this, [first.ready, ...firstAirgap.ready]));
 
         const readToken = remoteCommand(`${name}-token`, {
             connection: first.connection,
@@ -69,10 +72,12 @@ export class ServerGroup extends pulumi.ComponentResource {
         const plan: JoinStep[] = [{ server: first.name, joins: undefined, after: undefined }];
         for (const server of rest) {
             const previous = installs[installs.length - 1];
+            const airgap = shipAirgap(`${name}-${server.name}`, server, args.k3s.airgap, this);
             const install = remoteCommand(`${name}-${server.name}-k3s`, {
                 connection: server.connection,
                 create: asRoot(renderK3sInstallScript({
                     role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: true,
+                    airgap: airgap.staged,
                     readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
                     configYaml: renderK3sConfig({ kind: "joining-server", nodeName: server.name, nodeIp: server.address, joinUrl: firstUrl, tlsSans: args.tlsSans, k3s: args.k3s }),
                 })),
@@ -80,7 +85,7 @@ export class ServerGroup extends pulumi.ComponentResource {
                 stdin: this.token,
                 logging: "stdoutAndStderr",
                 triggers: [server.address],
-            }, hostBound(this, [server.ready, previous]));
+            }, hostBound(this, [server.ready, previous, ...airgap.ready]));
             plan.push({ server: server.name, joins: firstUrl, after: plan[plan.length - 1].server });
             installs.push(install);
         }

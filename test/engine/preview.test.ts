@@ -3,7 +3,7 @@
 // opened an SSH connection; a bad inventory fails with the program's own message.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { declaredResourceCount, previewCreates, stackConfig } from "./declared";
 import { PROGRAM_FILES, REPO, show, workspace } from "./harness";
@@ -58,6 +58,33 @@ for (const [what, extraHost, message] of badInventories) {
         }
     });
 }
+
+test("given an air-gapped stack whose binary has the wrong sha256 and whose images file is missing, preview refuses both naming the keys, offline", () => {
+    const ws = workspace(REPO, [...PROGRAM_FILES, "Pulumi.dev.yaml"]);
+    try {
+        mkdirSync(join(ws.dir, "airgap"));
+        writeFileSync(join(ws.dir, "airgap", "k3s-arm64"), "not the pinned k3s binary\n");
+        const airgap = [
+            "    installScript: /opt/k3s-airgap/install.sh",
+            "    airgap:",
+            "      binary: { path: airgap/k3s-arm64, sha256: " + "ab".repeat(32) + " }",
+            "      images: { path: airgap/k3s-airgap-images-arm64.tar.zst, sha256: " + "cd".repeat(32) + " }",
+        ].join("\n");
+        const dev = readRawYaml(join(ws.dir, "Pulumi.dev.yaml"));
+        assert.match(dev, /^ {4}version: v1\.33\.5\+k3s1$/m);
+        writeFileSync(join(ws.dir, "Pulumi.airgap.yaml"), dev.replace(/^( {4}version: v1\.33\.5\+k3s1)$/m, `$1\n${airgap}`));
+        assert.equal(ws.pulumi(["stack", "init", "airgap"]).status, 0);
+        assert.equal(ws.pulumi(["config", "set", "--secret", "picluster:sshPrivateKey"], { input: FAKE_KEY }).status, 0);
+        const r = ws.pulumi(["preview", "-s", "airgap"], { netns: "isolated" });
+        assert.notEqual(r.status, 0, show(r));
+        const out = r.stdout + r.stderr;
+        assert.match(out, /picluster:k3s\.airgap\.binary\.sha256: airgap\/k3s-arm64 \(.*\) \(26 bytes\) has sha256 [0-9a-f]{64}, not (ab){32}/, show(r));
+        assert.match(out, /picluster:k3s\.airgap\.images\.path: airgap\/k3s-airgap-images-arm64\.tar\.zst \(.*\) does not exist on this machine/, show(r));
+        assert.doesNotMatch(out, /^\s+at .+\(.+:\d+:\d+\)$/m, `no stack trace expected:\n${out}`);
+    } finally {
+        ws.cleanup();
+    }
+});
 
 test("given a stack whose SSH key is stored in plain text, preview refuses it", () => {
     const ws = workspace(REPO, [...PROGRAM_FILES, "Pulumi.dev.yaml"]);

@@ -222,8 +222,8 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         let killedAt = 0;
         const killer = (async () => {
             await sleep(3000);
-            // Power cut of k3s: its supervisor, k3s and (by parent-death signal) etcd, all SIGKILL.
-            const r = await lab.execAsync(victim, "kill -9 $(cat /run/k3s-standin/k3s.supervisor.pid) $(cat /run/k3s-standin/k3s.pid)");
+            // Power cut of k3s: its supervisor (systemd's part), k3s and (by parent-death signal) etcd, all SIGKILL.
+            const r = await lab.execAsync(victim, "kill -9 $(cat /run/systemctl-standin/k3s.service/supervisor.pid) $(cat /run/systemctl-standin/k3s.service/main.pid)");
             killedAt = Date.now() - start;
             assert.equal(r.status, 0, show(r));
         })();
@@ -247,7 +247,7 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         assert.ok(down.every((s) => s?.startsWith("DOWN")), `haproxy marked ${victim} down: ${down.join(", ")}`);
         lab.execOk("t-s1", "pidof etcd >/dev/null && k3s kubectl get --raw=/readyz", 30_000);
         // Power back: it rejoins with its etcd data; the LB takes it back.
-        lab.execOk(victim, "k3s stand-in-service restart k3s", 120_000);
+        lab.execOk(victim, "systemctl restart k3s", 120_000);
         await until(`${victim} is Ready again`, 60, () => readyNodes().includes(victim));
         for (const lb of lab.active("loadbalancer")) {
             await until(`${lb.name} takes ${victim} back`, 30, () => haproxyStatus(lb.name).get(victim) === "UP");
@@ -296,12 +296,12 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         lab.config({ with: ["t-s4", "t-s5", "t-a4"], without: ["t-a3"] });
         const plan = lab.plan();
         const changed = [...plan].filter(([, op]) => op !== "same").map(([res, op]) => `${op} ${res}`).sort();
-        assert.deepEqual(changed, ["delete agents-t-a3-drain", "delete agents-t-a3-k3s", "delete t-a3", "delete t-a3-await-reboot",
-            "delete t-a3-prepare", "replace node-list"].sort());
+        assert.deepEqual(changed, ["delete agents-t-a3-airgap-dir", "delete agents-t-a3-airgap-k3s", "delete agents-t-a3-drain",
+            "delete agents-t-a3-k3s", "delete t-a3", "delete t-a3-await-reboot", "delete t-a3-prepare", "replace node-list"].sort());
         const r = lab.converge();
         assert.equal(r.status, 0, show(r));
         assert.equal(nodeJson("t-a3"), undefined, "t-a3 is no longer a node");
-        const log = lab.execOk("t-s1", "cat /run/k3s-standin/k3s.log");
+        const log = lab.execOk("t-s1", "cat /run/systemctl-standin/k3s.service/log");
         const cordoned = log.indexOf("node t-a3 cordoned");
         const deleted = log.indexOf("node t-a3 deleted");
         assert.ok(cordoned >= 0 && deleted > cordoned, "t-a3 was drained (cordoned) before it was deleted");
@@ -309,6 +309,29 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         assert.ok(!existsSync(join(lab.dir, "pis", "t-a3", "usr-local", "bin", "k3s")), "k3s is uninstalled from t-a3");
         assert.equal(lab.execOk("t-a3", "hostname").trim(), "raspberrypi", "t-a3's hostname is restored");
         assert.deepEqual(readyNodes(), ["t-a1", "t-a2", "t-a4", "t-s1", "t-s2", "t-s3", "t-s4", "t-s5"]);
+    });
+
+    it("scaled in and out again under the same names: two joined servers and an agent converge (node passwords, etcd members, the uninstall's deleted binary)", (t) => {
+        if (notConverged(t)) return;
+        converged = false;
+        // t-a3 (drained, deleted and uninstalled above) comes back; t-s4 and t-s5 leave.
+        lab.config({ with: ["t-a4"] });
+        let r = lab.converge();
+        assert.equal(r.status, 0, show(r));
+        assert.deepEqual(readyNodes(), ["t-a1", "t-a2", "t-a3", "t-a4", "t-s1", "t-s2", "t-s3"]);
+        for (const gone of ["t-s4", "t-s5"]) {
+            assert.ok(!existsSync(join(lab.dir, "pis", gone, "usr-local", "bin", "k3s")), `k3s's uninstall removed the binary from ${gone}`);
+        }
+        // ... and the servers rejoin under their old names, with new node passwords and empty etcd data.
+        lab.config({ with: ["t-s4", "t-s5", "t-a4"] });
+        r = lab.converge();
+        assert.equal(r.status, 0, show(r));
+        assert.deepEqual(readyNodes(), ["t-a1", "t-a2", "t-a3", "t-a4", "t-s1", "t-s2", "t-s3", "t-s4", "t-s5"]);
+        const members = lab.execOk("t-s1", "ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert /var/lib/rancher/k3s/server/tls/etcd-ca.crt --cert /var/lib/rancher/k3s/server/tls/etcd/client.crt --key /var/lib/rancher/k3s/server/tls/etcd/client.key member list");
+        assert.equal(members.trim().split("\n").filter((l) => l.includes(", started, ")).length, 5, members);
+        const pv = lab.pulumi(["preview", "--expect-no-changes"]);
+        assert.equal(pv.status, 0, show(pv));
+        converged = true;
     });
 
     it("pulumi destroy leaves every Pi's /etc, /usr/local and /var as they were before up", (t) => {
@@ -353,8 +376,9 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         const d = lab.pulumi(["destroy", "--yes", "--skip-preview"]);
         assert.equal(d.status, 0, show(d));
         converged = false;
-        // The stand-in's install.sh holds on t-s1 with k3s installed and enabled but not
-        // started; the CLI and everything it started are killed right there.
+        // k3s's installer holds on t-s1 in its last step, `systemctl restart k3s` (the lab's
+        // systemctl stand-in waits there), with k3s installed and enabled but not started; the
+        // CLI and everything it started are killed right there.
         const bundle = join(LAB_HOME, "k3s-standin");
         const hold = join(bundle, "hold.t-s1");
         const held = join(bundle, "held.t-s1");

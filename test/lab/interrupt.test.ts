@@ -8,6 +8,7 @@
 //   in-stack-init    lab-up.sh: the backend has a new stack, the lab's config has no salt
 // After each, the next lab-up.sh must converge (every node Ready, the stack's outputs readable)
 // and the last lab-down.sh must leave nothing: no lab folder, namespace, process or stack.
+// Also the plain order a user runs them in: lab-down.sh, then lab-up.sh again (issue 14).
 // Uses test/lab/specs/mini.spec (4 Pis). Needs root and the Pulumi CLI; skipped otherwise.
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -111,6 +112,23 @@ describe("tools/lab-up.sh and tools/lab-down.sh recover from any interruption", 
         assert.ok(!existsSync(STACK_FILE), "the stack should be gone from the backend");
 
         converged(await tool("lab-up.sh"));
+        const down = await tool("lab-down.sh");
+        assert.equal(down.status, 0, show(down));
+        nothingLeft();
+    });
+
+    it("lab-up right after a completed lab-down converges, twice in a row (issue 14: once seen failing with \"no stack named ... found\")", { timeout: 1_800_000 }, async () => {
+        converged(await tool("lab-up.sh"));
+        for (let round = 1; round <= 2; round++) {
+            const down = await tool("lab-down.sh");
+            assert.equal(down.status, 0, show(down));
+            nothingLeft();
+            const up = await tool("lab-up.sh");
+            assert.doesNotMatch(up.stdout + up.stderr, /no stack named/, show(up));
+            converged(up);
+        }
+        const pv = lab.pulumi(["preview", "--expect-no-changes"], 300_000, { PILAB_PROJECT: REPO });
+        assert.equal(pv.status, 0, show(pv));
         const down = await tool("lab-down.sh");
         assert.equal(down.status, 0, show(down));
         nothingLeft();

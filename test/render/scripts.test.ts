@@ -6,6 +6,7 @@ import * as piScripts from "../../components/pi/scripts";
 import * as k3sScripts from "../../components/k3s/scripts";
 import * as lbScripts from "../../components/loadBalancer/scripts";
 import { asRoot } from "../../components/shared/bash";
+import { renderRemoveStagingDirScript, renderStagingDirCommand, stagedAirgap } from "../../components/k3s/airgap";
 import { renderK3sConfig } from "../../components/k3s/nodeConfig";
 import {
     renderAgentCheck, renderAgentClientCertScript, renderXinetdService, servicesLine, AGENT_CHECK_PATH, AGENT_CLIENT_CERT_PATH, AGENT_CLIENT_KEY_PATH,
@@ -27,9 +28,21 @@ const rendered: Record<string, string> = {
     }),
     joiningServerAirgap: scripts.renderK3sInstallScript({
         role: "server", version: k3s.version, installScript: "/opt/k3s/install.sh", tokenOnStdin: true, readyTimeoutSeconds: 300,
+        airgap: stagedAirgap({
+            binary: { path: "/srv/airgap/k3s-arm64", sha256: "a".repeat(64) },
+            images: { path: "/srv/airgap/k3s-airgap-images-arm64.tar.zst", sha256: "b".repeat(64) },
+        }),
         serverUrl: "https://10.10.50.198:6443",
         configYaml: renderK3sConfig({ kind: "joining-server", nodeName: "rasp09", nodeIp: "10.10.50.203", joinUrl: "https://10.10.50.198:6443", tlsSans: [], k3s }),
     }),
+    agentOnlineWithAirgapBinary: scripts.renderK3sInstallScript({
+        role: "agent", version: k3s.version, installScript: k3s.installScript, tokenOnStdin: true, readyTimeoutSeconds: 300,
+        airgap: stagedAirgap({ binary: { path: "k3s", sha256: "c".repeat(64) } }),
+        serverUrl: "https://10.10.50.220:6443",
+        configYaml: renderK3sConfig({ kind: "agent", nodeName: "rasp00", nodeIp: "10.10.50.194", joinUrl: "https://10.10.50.220:6443" }),
+    }),
+    airgapStagingDir: `#!/bin/sh\n${renderStagingDirCommand()}\n`,
+    airgapRemoveStagingDir: renderRemoveStagingDirScript(),
     agent: scripts.renderK3sInstallScript({
         role: "agent", version: k3s.version, installScript: k3s.installScript, tokenOnStdin: true, readyTimeoutSeconds: 300,
         serverUrl: "https://10.10.50.220:6443",

@@ -70,6 +70,17 @@ const bad: [string, (c: RawConfig) => void, ...RegExp[]][] = [
     ["k3s version latest", (c) => { (c.k3s as Record<string, unknown>).version = "latest"; }, /not a channel like 'stable' or 'latest'/],
     ["http install script", (c) => { (c.k3s as Record<string, unknown>).installScript = "http://get.k3s.io"; }, /picluster:k3s\.installScript: must be an https:\/\/ URL/],
     ["relative air-gap path", (c) => { (c.k3s as Record<string, unknown>).installScript = "opt/k3s/install.sh"; }, /picluster:k3s\.installScript/],
+    ["air-gapped install script without the binary", (c) => { (c.k3s as Record<string, unknown>).installScript = "/opt/k3s/install.sh"; },
+        /picluster:k3s\.installScript: \/opt\/k3s\/install\.sh is an air-gapped install, which also needs picluster:k3s\.airgap\.binary/, /uninstall deletes \/usr\/local\/bin\/k3s/],
+    ["air-gap binary without sha256", (c) => { (c.k3s as Record<string, unknown>).airgap = { binary: { path: "./k3s" } }; },
+        /picluster:k3s\.airgap\.binary\.sha256: is required/],
+    ["air-gap sha256 of only digits, read by YAML as a number", (c) => { (c.k3s as Record<string, unknown>).airgap = { binary: { path: "./k3s", sha256: 1e64 } }; },
+        /picluster:k3s\.airgap\.binary\.sha256: must be written as text: put the sha256 in quotes/],
+    ["air-gap sha256 in upper case", (c) => { (c.k3s as Record<string, unknown>).airgap = { binary: { path: "./k3s", sha256: "AB".repeat(32) } }; },
+        /picluster:k3s\.airgap\.binary\.sha256: must be 64 lowercase hex digits/],
+    ["air-gap images path with a space", (c) => {
+        (c.k3s as Record<string, unknown>).airgap = { binary: { path: "./k3s", sha256: "a".repeat(64) }, images: { path: "my images.tar", sha256: "b".repeat(64) } };
+    }, /picluster:k3s\.airgap\.images\.path: must be a path on this machine/],
     ["unknown top-level key", (c) => { c.servers = ["s1"]; }, /picluster:servers: unknown key/],
     ["unknown host key (typo)", (c) => { (c.hosts[0] as Record<string, unknown>).adress = "1.2.3.4"; }, /picluster:hosts\[0\]\.adress: unknown key/],
     ["unknown role", (c) => { (c.hosts[0] as Record<string, unknown>).role = "master"; }, /picluster:hosts\[0\]\.role: must be one of server, agent, loadbalancer/],
