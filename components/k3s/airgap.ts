@@ -61,24 +61,24 @@ export function renderRemoveStagingDirScript(): string {
  * in place with the pinned hash needs no staged copy; a staged copy with another hash is refused.
  */
 export function renderPlaceAirgapLines(staged: StagedAirgap): string[] {
-    const place = (staged: string, sha: string, dest: string, mode: string, what: string) => [
+    const place = (stagedPath: string, sha: string, dest: string, mode: string, what: string) => [
         `if [ "$(sha256sum ${shq(dest)} 2>/dev/null | cut -d' ' -f1)" != ${shq(sha)} ]; then`,
-        `  if [ ! -f ${shq(staged)} ]; then`,
-        `    echo "picluster: ${what} (sha256 ${sha}) is neither at ${dest} nor staged at ${staged} on $(hostname);" \\`,
+        `  if [ ! -f ${shq(stagedPath)} ]; then`,
+        `    echo "picluster: ${what} (sha256 ${sha}) is neither at ${dest} nor staged at ${stagedPath} on $(hostname);" \\`,
         `      "run 'pulumi up' again with --target-replace on this Pi's airgap copy resource to send it again" >&2`,
         "    exit 1",
         "  fi",
-        `  if [ "$(sha256sum ${shq(staged)} | cut -d' ' -f1)" != ${shq(sha)} ]; then`,
-        `    echo "picluster: the copy of ${what} at ${staged} on $(hostname) does not have sha256 ${sha}; the transfer was damaged" >&2`,
-        `    rm -f ${shq(staged)}`,
+        `  if [ "$(sha256sum ${shq(stagedPath)} | cut -d' ' -f1)" != ${shq(sha)} ]; then`,
+        `    echo "picluster: the copy of ${what} at ${stagedPath} on $(hostname) does not have sha256 ${sha}; the transfer was damaged" >&2`,
+        `    rm -f ${shq(stagedPath)}`,
         "    exit 1",
         "  fi",
         `  install -d -m 0755 "$(dirname ${shq(dest)})"`,
-        `  install -m ${mode} ${shq(staged)} ${shq(dest + ".picluster-new")}`,
+        `  install -m ${mode} ${shq(stagedPath)} ${shq(dest + ".picluster-new")}`,
         `  mv -f ${shq(dest + ".picluster-new")} ${shq(dest)}`,
         `  echo "picluster: placed ${what} at ${dest} on $(hostname)"`,
         "fi",
-        `rm -f ${shq(staged)}`,
+        `rm -f ${shq(stagedPath)}`,
     ];
     return [
         ...place(staged.binary.stagedPath, staged.binary.sha256, "/usr/local/bin/k3s", "0755", "the k3s binary"),

@@ -47,6 +47,12 @@ function readyNodes(on = "t-s1"): string[] {
     return doc.items.filter((n) => n.status.conditions.some((c) => c.type === "Ready" && c.status === "True")).map((n) => n.metadata.name).sort();
 }
 
+/** etcd's own member list, read on t-s1 with etcdctl: exactly `n` started members. */
+function assertStartedEtcdMembers(n: number): void {
+    const members = lab.execOk("t-s1", "ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert /var/lib/rancher/k3s/server/tls/etcd-ca.crt --cert /var/lib/rancher/k3s/server/tls/etcd/client.crt --key /var/lib/rancher/k3s/server/tls/etcd/client.key member list");
+    assert.equal(members.trim().split("\n").filter((l) => l.includes(", started, ")).length, n, members);
+}
+
 function haproxyServers(lb: string): { name: string; address: string; backup: boolean }[] {
     const cfg = lab.file(lb, "/etc/haproxy/haproxy.cfg");
     return [...cfg.matchAll(/^\s+server (\S+) (\S+):6443\b(.*)$/gm)].map((m) => ({ name: m[1], address: m[2], backup: /\bbackup\b/.test(m[3]) }));
@@ -287,8 +293,7 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
             });
         }
         await until("all nodes Ready", 60, () => readyNodes().join(" ") === names([...servers, ...lab.active("agent"), lab.pi("t-a4")]).join(" "));
-        const members = lab.execOk("t-s1", "ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert /var/lib/rancher/k3s/server/tls/etcd-ca.crt --cert /var/lib/rancher/k3s/server/tls/etcd/client.crt --key /var/lib/rancher/k3s/server/tls/etcd/client.key member list");
-        assert.equal(members.trim().split("\n").filter((l) => l.includes(", started, ")).length, 5, members);
+        assertStartedEtcdMembers(5);
     });
 
     it("scale in: an agent removed is drained, deleted and uninstalled; the others are untouched", (t) => {
@@ -327,8 +332,7 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         r = lab.converge();
         assert.equal(r.status, 0, show(r));
         assert.deepEqual(readyNodes(), ["t-a1", "t-a2", "t-a3", "t-a4", "t-s1", "t-s2", "t-s3", "t-s4", "t-s5"]);
-        const members = lab.execOk("t-s1", "ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert /var/lib/rancher/k3s/server/tls/etcd-ca.crt --cert /var/lib/rancher/k3s/server/tls/etcd/client.crt --key /var/lib/rancher/k3s/server/tls/etcd/client.key member list");
-        assert.equal(members.trim().split("\n").filter((l) => l.includes(", started, ")).length, 5, members);
+        assertStartedEtcdMembers(5);
         const pv = lab.pulumi(["preview", "--expect-no-changes"]);
         assert.equal(pv.status, 0, show(pv));
         converged = true;

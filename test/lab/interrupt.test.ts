@@ -89,6 +89,18 @@ function labProcesses(): string[] {
     return out;
 }
 
+/** lab-down.sh succeeds and leaves nothing behind. */
+async function downLeavesNothing(): Promise<void> {
+    const down = await tool("lab-down.sh");
+    assert.equal(down.status, 0, show(down));
+    nothingLeft();
+}
+
+function previewHasNoChanges(): void {
+    const pv = lab.pulumi(["preview", "--expect-no-changes"], 300_000, { PILAB_PROJECT: REPO });
+    assert.equal(pv.status, 0, show(pv));
+}
+
 function nothingLeft(): void {
     assert.ok(!existsSync(labDir()), `the lab's folder ${labDir()} is still there`);
     assert.deepEqual(labProcesses(), []);
@@ -112,26 +124,19 @@ describe("tools/lab-up.sh and tools/lab-down.sh recover from any interruption", 
         assert.ok(!existsSync(STACK_FILE), "the stack should be gone from the backend");
 
         converged(await tool("lab-up.sh"));
-        const down = await tool("lab-down.sh");
-        assert.equal(down.status, 0, show(down));
-        nothingLeft();
+        await downLeavesNothing();
     });
 
     it("lab-up right after a completed lab-down converges, twice in a row (issue 14: once seen failing with \"no stack named ... found\")", { timeout: 1_800_000 }, async () => {
         converged(await tool("lab-up.sh"));
         for (let round = 1; round <= 2; round++) {
-            const down = await tool("lab-down.sh");
-            assert.equal(down.status, 0, show(down));
-            nothingLeft();
+            await downLeavesNothing();
             const up = await tool("lab-up.sh");
             assert.doesNotMatch(up.stdout + up.stderr, /no stack named/, show(up));
             converged(up);
         }
-        const pv = lab.pulumi(["preview", "--expect-no-changes"], 300_000, { PILAB_PROJECT: REPO });
-        assert.equal(pv.status, 0, show(pv));
-        const down = await tool("lab-down.sh");
-        assert.equal(down.status, 0, show(down));
-        nothingLeft();
+        previewHasNoChanges();
+        await downLeavesNothing();
     });
 
     it("a lab-up cut off while the Pis are created, then in `stack init`, is followed by one that converges; lab-down leaves nothing", { timeout: 1_800_000 }, async () => {
@@ -146,12 +151,9 @@ describe("tools/lab-up.sh and tools/lab-down.sh recover from any interruption", 
 
         const up = await tool("lab-up.sh");
         converged(up);
-        const pv = lab.pulumi(["preview", "--expect-no-changes"], 300_000, { PILAB_PROJECT: REPO });
-        assert.equal(pv.status, 0, show(pv));
+        previewHasNoChanges();
 
-        const down = await tool("lab-down.sh");
-        assert.equal(down.status, 0, show(down));
-        nothingLeft();
+        await downLeavesNothing();
         const again = await tool("lab-down.sh");
         assert.equal(again.status, 0, show(again));
         assert.match(again.stderr, /already down/);

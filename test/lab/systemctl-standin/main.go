@@ -251,7 +251,7 @@ func disable(name string, quiet bool) int {
 		if err := os.Remove(l); err == nil && !quiet {
 			fmt.Fprintf(os.Stderr, "Removed \"%s\".\n", l)
 		}
-		// systemd leaves an empty .wants folder behind only if something else is in it.
+		// A .wants folder this emptied goes too (rmdir fails on one that holds other units).
 		_ = os.Remove(filepath.Dir(l))
 	}
 	return 0
@@ -312,7 +312,7 @@ func start(name string, block bool) int {
 		return 0
 	}
 	// TimeoutStartSec=0 (k3s's unit) waits for as long as it takes; the caller bounds it.
-	limit := parseTimeoutStart(u)
+	limit := u.timeoutStart
 	deadline := time.Now().Add(limit)
 	for limit == 0 || time.Now().Before(deadline) {
 		if readState(name) == "active" {
@@ -332,16 +332,6 @@ func start(name string, block bool) int {
 	stop(name)
 	fmt.Fprintf(os.Stderr, "Job for %s failed because a timeout was exceeded.\n", name)
 	return 1
-}
-
-func parseTimeoutStart(u *unitFile) time.Duration {
-	b, _ := os.ReadFile(u.path)
-	for _, line := range logicalLines(string(b)) {
-		if k, v, ok := strings.Cut(line, "="); ok && strings.TrimSpace(k) == "TimeoutStartSec" {
-			return parseSeconds(v, 90*time.Second)
-		}
-	}
-	return 90 * time.Second
 }
 
 func spawnSupervisor(name string) error {

@@ -36,6 +36,7 @@ type unitFile struct {
 	restartSec   time.Duration
 	killMode     string // control-group, process, mixed
 	timeoutStop  time.Duration
+	timeoutStart time.Duration // 0: wait as long as it takes (k3s's TimeoutStartSec=0)
 	wantedBy     []string
 }
 
@@ -61,7 +62,7 @@ func readUnitFileAt(path, name string) (*unitFile, error) {
 		return nil, err
 	}
 	u := &unitFile{name: name, path: path, serviceType: "simple", restart: "no",
-		restartSec: 100 * time.Millisecond, killMode: "control-group", timeoutStop: 90 * time.Second}
+		restartSec: 100 * time.Millisecond, killMode: "control-group", timeoutStop: 90 * time.Second, timeoutStart: 90 * time.Second}
 	section := ""
 	for _, line := range logicalLines(string(b)) {
 		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
@@ -102,6 +103,8 @@ func readUnitFileAt(path, name string) (*unitFile, error) {
 			u.killMode = value
 		case "Service.TimeoutStopSec":
 			u.timeoutStop = parseSeconds(value, u.timeoutStop)
+		case "Service.TimeoutStartSec":
+			u.timeoutStart = parseSeconds(value, u.timeoutStart)
 		case "Install.WantedBy":
 			u.wantedBy = append(u.wantedBy, strings.Fields(value)...)
 		}

@@ -68,6 +68,9 @@ func TestReadsTheUnitK3sInstallerWrites(t *testing.T) {
 	if u.serviceType != "notify" || u.restart != "always" || u.restartSec != 5*time.Second || u.killMode != "process" {
 		t.Fatalf("type %q restart %q %s killmode %q", u.serviceType, u.restart, u.restartSec, u.killMode)
 	}
+	if u.timeoutStart != 0 || u.timeoutStop != 90*time.Second {
+		t.Fatalf("TimeoutStartSec %s (want 0: unbounded), TimeoutStopSec %s (want the 90 s default)", u.timeoutStart, u.timeoutStop)
+	}
 	if len(u.execStartPre) != 2 || !u.execStartPre[0].ignoreFailure || u.execStartPre[0].argv[0] != "/sbin/modprobe" {
 		t.Fatalf("ExecStartPre %+v", u.execStartPre)
 	}
