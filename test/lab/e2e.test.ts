@@ -1,16 +1,22 @@
 // End to end in the lab: the real `pulumi up`/`preview`/`destroy` of the program, over real
 // SSH, against simulated Pis (test/lab/specs/small.spec: 3 servers, 2 load balancers with a
 // VIP, 3 agents, and 3 spare Pis for scale-out) running Debian's sshd, haproxy, xinetd,
-// keepalived and the k3s stand-in (test/lab/k3s-standin) with Debian's etcd.
+// keepalived and the k3s stand-in (test/lab/k3s-standin), which runs the real kube-apiserver,
+// controller-manager and scheduler (tools/control-plane) over Debian's etcd, with kwok as each
+// node's kubelet; the tests use the real kubectl.
 // The steps share one lab and run in order; a step whose prerequisite failed is skipped.
 // Needs root (network namespaces); skipped otherwise or without the Pulumi CLI.
 import { after, before, describe, it, TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { agentCheck, apiGet, Lab, LAB_HOME, parseKubeconfig, processTree, REPO, sampleCommandLines, show, sleep, stepsOf } from "./labkit";
 
 const lab = new Lab("e2e", join(__dirname, "specs", "small.spec"));
+/** The real kubectl (tools/control-plane), as a user on the operator's machine runs it. */
+const KUBECTL = join(REPO, ".toolchain", "control-plane", "bin", "kubectl");
 const canRun = process.getuid?.() === 0 && existsSync(join(REPO, ".toolchain", "bin", "pulumi"));
 const baseline = new Map<string, string[]>();
 let converged = false;
@@ -45,6 +51,25 @@ function readyNodes(on = "t-s1"): string[] {
     if (r.status !== 0) return [];
     const doc = JSON.parse(r.stdout) as { items: { metadata: { name: string }; status: { conditions: { type: string; status: string }[] } }[] };
     return doc.items.filter((n) => n.status.conditions.some((c) => c.type === "Ready" && c.status === "True")).map((n) => n.metadata.name).sort();
+}
+
+interface NodeAuditEvent { verb: string; time: string; code: number; body?: { spec?: { unschedulable?: boolean } } }
+
+/** What the real apiservers did to one Node (patch, update, delete; their audit logs, every server's), in time order. */
+function nodeAudit(name: string): NodeAuditEvent[] {
+    const events: NodeAuditEvent[] = [];
+    for (const s of lab.active("server")) {
+        const text = lab.exec(s.name, "cat /var/lib/rancher/k3s/server/logs/audit.log 2>/dev/null").stdout;
+        for (const line of text.split("\n")) {
+            if (!line.trim()) continue;
+            const e = JSON.parse(line) as { verb: string; stageTimestamp: string; objectRef?: { resource?: string; name?: string; subresource?: string };
+                responseStatus?: { code?: number }; requestObject?: NodeAuditEvent["body"] };
+            if (e.objectRef?.resource !== "nodes" || e.objectRef.name !== name || e.objectRef.subresource) continue;
+            if ((e.responseStatus?.code ?? 0) >= 300) continue;
+            events.push({ verb: e.verb, time: e.stageTimestamp, code: e.responseStatus?.code ?? 0, body: e.requestObject });
+        }
+    }
+    return events.sort((a, b) => a.time.localeCompare(b.time));
 }
 
 /** etcd's own member list, read on t-s1 with etcdctl: exactly `n` started members. */
@@ -218,6 +243,68 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         console.log(`# no-change up: ${up.seconds.toFixed(1)}s, preview: ${pv.seconds.toFixed(1)}s`);
     });
 
+    it("a real kubectl through the VIP with the stack's kubeconfig: every node Ready, pods and API resources listed, a Deployment's pods Running, drained off an agent", async (t) => {
+        if (notConverged(t)) return;
+        const dir = mkdtempSync(join(tmpdir(), "e2e-kubectl-"));
+        const kubeconfig = join(dir, "config");
+        writeFileSync(kubeconfig, lab.output("kubeconfig"), { mode: 0o600 });
+        assert.equal(parseKubeconfig(readFileSync(kubeconfig, "utf8")).server, `https://${lab.vip}:6443`);
+        const kubectl = (args: string[], input?: string) => {
+            const r = spawnSync(KUBECTL, ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8", timeout: 120_000, input });
+            return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+        };
+        const ok = (args: string[], input?: string) => {
+            const r = kubectl(args, input);
+            assert.equal(r.status, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
+            return r.stdout;
+        };
+        try {
+            const nodes = JSON.parse(ok(["get", "nodes", "-o", "json"])) as { items: { metadata: { name: string }; status: { conditions: { type: string; status: string }[] } }[] };
+            const ready = nodes.items.filter((n) => n.status.conditions.some((c) => c.type === "Ready" && c.status === "True")).map((n) => n.metadata.name).sort();
+            assert.deepEqual(ready, names([...lab.active("server"), ...lab.active("agent")]));
+            ok(["get", "pods", "-A"]);
+            assert.match(ok(["api-resources"]), /^deployments\s.*apps\/v1\s/m);
+            assert.match(ok(["version"]), /Server Version: v1\.\d+\.\d+/);
+            // Pods only on agents, so that draining one moves them.
+            const replicas = 4;
+            ok(["apply", "-f", "-"], JSON.stringify({
+                apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "e2e-web", namespace: "default" },
+                spec: {
+                    replicas, selector: { matchLabels: { app: "e2e-web" } },
+                    template: {
+                        metadata: { labels: { app: "e2e-web" } },
+                        spec: {
+                            affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [
+                                { matchExpressions: [{ key: "node-role.kubernetes.io/control-plane", operator: "DoesNotExist" }] }] } } },
+                            containers: [{ name: "web", image: "nginx:1.27" }],
+                        },
+                    },
+                },
+            }));
+            const started = Date.now();
+            ok(["rollout", "status", "deployment/e2e-web", "--timeout=90s"]);
+            console.log(`# Deployment of ${replicas} pods rolled out in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+            const pods = () => (JSON.parse(ok(["get", "pods", "-l", "app=e2e-web", "-o", "json"])) as {
+                items: { metadata: { name: string; deletionTimestamp?: string }; spec: { nodeName?: string }; status: { phase: string } }[] }).items;
+            const agents = names(lab.active("agent"));
+            const placed = pods();
+            assert.equal(placed.filter((p) => p.status.phase === "Running").length, replicas, JSON.stringify(placed));
+            assert.ok(placed.every((p) => agents.includes(p.spec.nodeName ?? "")), JSON.stringify(placed.map((p) => p.spec.nodeName)));
+            const victim = placed[0].spec.nodeName as string;
+            ok(["drain", victim, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=90s"]);
+            ok(["rollout", "status", "deployment/e2e-web", "--timeout=90s"]);
+            await until(`no e2e-web pod left on ${victim}`, 60, () => pods().every((p) => p.spec.nodeName !== victim));
+            const after = pods().filter((p) => !p.metadata.deletionTimestamp);
+            assert.equal(after.filter((p) => p.status.phase === "Running").length, replicas, JSON.stringify(after));
+            const drained = JSON.parse(ok(["get", "node", victim, "-o", "json"])) as { spec: { unschedulable?: boolean } };
+            assert.equal(drained.spec.unschedulable, true, `${victim} stays cordoned after the drain`);
+        } finally {
+            for (const a of lab.active("agent")) kubectl(["uncordon", a.name]);
+            kubectl(["delete", "deployment", "e2e-web", "--ignore-not-found", "--wait=true", "--timeout=60s"]);
+            rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
     it("a server killed while the API is used through the VIP: requests keep succeeding", async (t) => {
         if (notConverged(t)) return;
         const kc = parseKubeconfig(lab.output("kubeconfig"));
@@ -306,10 +393,11 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         const r = lab.converge();
         assert.equal(r.status, 0, show(r));
         assert.equal(nodeJson("t-a3"), undefined, "t-a3 is no longer a node");
-        const log = lab.execOk("t-s1", "cat /run/systemctl-standin/k3s.service/log");
-        const cordoned = log.indexOf("node t-a3 cordoned");
-        const deleted = log.indexOf("node t-a3 deleted");
-        assert.ok(cordoned >= 0 && deleted > cordoned, "t-a3 was drained (cordoned) before it was deleted");
+        const audit = nodeAudit("t-a3");
+        const cordoned = audit.find((e) => e.verb === "patch" && e.body?.spec?.unschedulable === true);
+        const deleted = audit.find((e) => e.verb === "delete");
+        assert.ok(cordoned && deleted && cordoned.time < deleted.time,
+            `t-a3 was cordoned (drain) before it was deleted, as the apiservers' audit logs show: ${JSON.stringify(audit)}`);
         assert.equal(lab.exec("t-a3", "pidof k3s").status, 1, "no k3s process is left on t-a3");
         assert.ok(!existsSync(join(lab.dir, "pis", "t-a3", "usr-local", "bin", "k3s")), "k3s is uninstalled from t-a3");
         assert.equal(lab.execOk("t-a3", "hostname").trim(), "raspberrypi", "t-a3's hostname is restored");

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the lab's real Kubernetes control plane into .toolchain/control-plane/bin (git-ignored),
 # skipped when its stamp (.toolchain/stamps/control-plane: versions, Go version, flags, a hash of
-# this folder) is unchanged:
-#   kube-apiserver kube-controller-manager kube-scheduler kubectl   k8s.io/kubernetes v$KUBERNETES_VERSION
-#   kwok                                                            sigs.k8s.io/kwok v$KWOK_VERSION
-# Versions come from tools/versions.env. Each binary is stamped with the Kubernetes version
+# this folder) is unchanged. One binary, `kube` (main.go: k8s.io/kubernetes v$KUBERNETES_VERSION's
+# kube-apiserver, kube-controller-manager, kube-scheduler and kubectl, and sigs.k8s.io/kwok
+# v$KWOK_VERSION), with a symlink for each command, as k3s packages them: the shared Kubernetes
+# packages compile once (kwok's too, on the same Kubernetes modules) and the binary links once.
+# Versions come from tools/versions.env. The binary is stamped with the Kubernetes version
 # (k8s.io/component-base/version and k8s.io/client-go/pkg/version): unstamped builds report
 # v0.0.0-master+$Format:%H$, which kubectl and the Kubernetes provider cannot parse as a server
 # version. `-tags providerless` is Kubernetes' own build tag that leaves out the in-tree cloud
@@ -37,26 +38,32 @@ for var in "gitVersion=v$KUBERNETES_VERSION" gitMajor=1 "gitMinor=$minor" gitTre
 done
 tags=providerless
 key="kubernetes=$KUBERNETES_VERSION kwok=$KWOK_VERSION go=$(go env GOVERSION) tags=$tags src=$(find "$here" -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+commands=(kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
 all=true
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do [[ -x "$dest/$b" ]] || all=false; done
+for b in kube "${commands[@]}"; do [[ -x "$dest/$b" ]] || all=false; done
+[[ -f "$dest/kwok-stages.yaml" ]] || all=false
 if $all && ! $force && [[ -f "$stamp" && "$(cat "$stamp")" == "$key" ]]; then
   printf '%-24s up to date (%s)\n' control-plane "${dest#"$repo"/}"
   exit 0
 fi
 rm -f "$stamp"
-total=$(date +%s)
-for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
-  start=$(date +%s)
-  (cd "$here" && go build -buildvcs=false -trimpath -tags "$tags" -ldflags "$ldflags" -o "$dest/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd")
-  mv -f "$dest/$cmd.tmp" "$dest/$cmd"
-  printf '%-24s built in %ss\n' "$cmd" "$(($(date +%s) - start))"
-done
-# kwok has no replace directives: its own module builds as published.
+grep -q "^	sigs.k8s.io/kwok v$KWOK_VERSION\$" "$here/go.mod" || {
+  echo "control-plane/build.sh: $here/go.mod does not require sigs.k8s.io/kwok v$KWOK_VERSION (tools/versions.env); update it and run 'go mod tidy'." >&2
+  exit 1
+}
 start=$(date +%s)
-gobin="$(mktemp -d)"
-GOBIN="$gobin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
-mv -f "$gobin/kwok" "$dest/kwok"
-rmdir "$gobin"
-printf '%-24s built in %ss\n' kwok "$(($(date +%s) - start))"
+printf '%-24s building (cold: about 15 min on 2 cores)...\n' control-plane
+(cd "$here" && go build -buildvcs=false -trimpath -tags "$tags" -ldflags "$ldflags" -o "$dest/kube.tmp" .)
+mv -f "$dest/kube.tmp" "$dest/kube"
+for b in "${commands[@]}"; do ln -sfn kube "$dest/$b"; done
+# kwok has no stages built in: these are kwok's own, unmodified, from its module (kustomize/stage),
+# the set its docs give for fast nodes with lease heartbeats and fast pods.
+kwok_dir="$(cd "$here" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
+: >"$dest/kwok-stages.yaml.tmp"
+for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+  pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+  { echo "---"; echo "# sigs.k8s.io/kwok@v$KWOK_VERSION kustomize/stage/$f"; cat "$kwok_dir/kustomize/stage/$f"; } >>"$dest/kwok-stages.yaml.tmp"
+done
+mv -f "$dest/kwok-stages.yaml.tmp" "$dest/kwok-stages.yaml"
 printf '%s\n' "$key" >"$stamp"
-printf '%-24s built in %ss -> %s\n' control-plane "$(($(date +%s) - total))" "${dest#"$repo"/}"
+printf '%-24s built in %ss -> %s\n' control-plane "$(($(date +%s) - start))" "${dest#"$repo"/}"

@@ -1,13 +1,8 @@
 package main
 
 import (
-	"bytes"
-	"crypto/x509"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,10 +11,12 @@ import (
 	"time"
 )
 
-// agentMain: what a k3s agent does toward the cluster, through the URL it is given
-// (--server / K3S_URL, the load balancer): validate the token against the CA the URL
-// serves, register the node with the token and the node password, renew its lease every
-// 10 s. Like k3s, it keeps retrying (and never becomes ready) while the server refuses it.
+// agentMain: what a k3s agent does toward the cluster, through the URL it is given (--server /
+// K3S_URL, the load balancer): validate the token against the CA the URL serves, fetch the
+// kubelet's client certificate with the token and the node password, register the Node and keep
+// it Ready (kubelet.go). Like k3s, it keeps retrying (and never becomes ready) while the server
+// refuses it. k3s's agent also runs a client-side load balancer over the servers it learns of;
+// the stand-in's kubelet talks to the URL it was given.
 func agentMain(args []string) int {
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 	log.Printf("Starting k3s agent %s STAND-IN (test/lab/k3s-standin)", version)
@@ -41,36 +38,46 @@ func agentMain(args []string) int {
 	url := strings.TrimSuffix(cfg.Server, "/")
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	stop := make(chan struct{})
+	go func() { <-sig; close(stop) }()
 
-	var hc *http.Client
-	for attempt := 1; ; attempt++ {
-		hc, err = register(url, tok, cfg.NodeName, cfg.NodeIP, password)
+	var bundle []byte
+	for {
+		bundle, err = validatedCACerts(url, tok)
 		if err == nil {
 			break
 		}
 		log.Printf("Failed to validate connection to cluster at %s: %v", url, err)
 		select {
-		case <-sig:
+		case <-stop:
 			return 0
 		case <-time.After(2 * time.Second):
 		}
 	}
-	log.Printf("Node %s registered with the cluster through %s", cfg.NodeName, url)
-	notifyReady()
-	for {
-		select {
-		case <-sig:
-			log.Printf("shutting down")
+	_ = writeFileAtomic(filepath.Join(agentDir(), "server-ca.crt"), bundle, 0o644)
+	exited := make(chan error, 2)
+	k := kubeletSetup{serverURL: url, caPEM: bundle, tokenUser: "node", tokenPassword: tok.password, cfg: cfg, nodePassword: password}
+	if err := k.startKubelet(exited, stop); err != nil {
+		if err == errStopped {
 			return 0
-		case <-time.After(10 * time.Second):
 		}
-		if err := post(hc, http.MethodPut, url+"/v1-k3s/stand-in/lease", tok.password, cfg.NodeName, password, nil); err != nil {
-			log.Printf("failed to renew node lease through %s: %v", url, err)
-		}
+		log.Printf("level=fatal msg=%q", err.Error())
+		return 1
+	}
+	notifyReady()
+	select {
+	case <-stop:
+		log.Printf("shutting down")
+		return 0 // kwok dies with us (Pdeathsig)
+	case err := <-exited:
+		log.Printf("level=fatal msg=%q", err.Error())
+		return 1
 	}
 }
 
-func register(url string, tok token, name, ip, password string) (*http.Client, error) {
+// validatedCACerts fetches /cacerts and checks it against the token's CA hash, as k3s does
+// before it sends the token anywhere.
+func validatedCACerts(url string, tok token) ([]byte, error) {
 	bundle, err := fetchCACerts(url)
 	if err != nil {
 		return nil, err
@@ -78,42 +85,5 @@ func register(url string, tok token, name, ip, password string) (*http.Client, e
 	if tok.hash != "" && tok.hash != caHash(bundle) {
 		return nil, fmt.Errorf("token CA hash does not match the Cluster CA certificate hash: %s != %s", tok.hash, caHash(bundle))
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(bundle) {
-		return nil, fmt.Errorf("%s/cacerts: no certificate", url)
-	}
-	hc := httpsClient(pool, nil)
-	body, _ := json.Marshal(registration{NodeIP: ip, ServerURL: url})
-	if err := post(hc, http.MethodPost, url+"/v1-k3s/stand-in/register", tok.password, name, password, body); err != nil {
-		return nil, err
-	}
-	_ = writeFileAtomic(filepath.Join(dataDir, "agent", "server-ca.crt"), bundle, 0o644)
-	return hc, nil
-}
-
-func post(hc *http.Client, method, url, tokenPassword, name, nodePassword string, body []byte) error {
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.SetBasicAuth("node", tokenPassword)
-	req.Header.Set("K3s-Node-Name", name)
-	req.Header.Set("K3s-Node-Password", nodePassword)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(res.Body, 1<<16))
-	switch res.StatusCode {
-	case http.StatusOK:
-		return nil
-	case http.StatusUnauthorized:
-		return fmt.Errorf("token is not valid (%s)", res.Status)
-	default:
-		var st struct{ Message string }
-		_ = json.Unmarshal(msg, &st)
-		return fmt.Errorf("%s: %s", res.Status, st.Message)
-	}
+	return bundle, nil
 }

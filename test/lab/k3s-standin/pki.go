@@ -21,8 +21,23 @@ import (
 	"time"
 )
 
-// The CAs a k3s server keeps in server/tls (the subset the stand-in uses).
-var caNames = []string{"server-ca", "client-ca", "etcd-ca"}
+// The CAs a k3s server keeps in server/tls (the subset the stand-in uses; k3s
+// pkg/daemons/control/deps/deps.go genCerts): server-ca signs serving certificates, client-ca the
+// client certificates of users, kubelets and the control plane, request-header-ca the auth proxy's
+// (front-proxy) certificate, etcd-ca etcd's.
+var caNames = []string{"server-ca", "client-ca", "request-header-ca", "etcd-ca"}
+
+// serviceKeyFile is the service-account signing key every server shares (k3s: server/tls/service.key,
+// part of the bootstrap data).
+func serviceKeyFile() string { return filepath.Join(tlsDir(), "service.key") }
+
+func newServiceKey() error {
+	_, keyPEM, err := newKey()
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(serviceKeyFile(), keyPEM, 0o600)
+}
 
 func tlsDir() string { return filepath.Join(dataDir, "server", "tls") }
 

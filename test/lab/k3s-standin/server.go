@@ -16,8 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,7 +32,7 @@ type server struct {
 	clientCA   *ca
 	etcd       *etcdClient
 	memberName string
-	mu         sync.Mutex
+	local      *kubeClient // the local apiserver, as the supervisor (system:masters)
 }
 
 func serverMain(args []string) int {
@@ -132,9 +130,15 @@ func runServer(cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	err = s.registerNode(ctx, cfg.NodeName, cfg.NodeIP, password, true, "", "", "")
-	cancel()
+	components := make(chan error, 8)
+	if err := s.startControlPlane(components); err != nil {
+		return err
+	}
+	if err := s.deployBundled(); err != nil {
+		return err
+	}
+	go s.runBundledControllers()
+	handler, err := s.routes()
 	if err != nil {
 		return err
 	}
@@ -142,26 +146,50 @@ func runServer(cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: s.routes(), TLSConfig: tlsCfg, ErrorLog: log.New(io.Discard, "", 0),
+	srv := &http.Server{Handler: handler, TLSConfig: tlsCfg, ErrorLog: log.New(io.Discard, "", 0),
 		ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Printf("level=fatal msg=%q", "API listener: "+err.Error())
-			os.Exit(1)
+			components <- fmt.Errorf("supervisor listener: %v", err)
 		}
 	}()
-	log.Printf("Running kube-apiserver (stand-in) on :%d; node %s registered", apiPort, cfg.NodeName)
-	notifyReady()
-	go s.renewLeases(cfg.NodeName)
+	log.Printf("Supervisor listening on :%d (k3s endpoints; the rest to kube-apiserver on 127.0.0.1:%d)", apiPort, apiserverPort)
+	go s.watchNodeRemovals()
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	select {
-	case e := <-exited:
-		return fmt.Errorf("etcd exited: %v", e)
-	case got := <-sig:
-		log.Printf("received %s, shutting down", got)
-		return nil // etcd dies with us (Pdeathsig)
+	stop := make(chan struct{})
+	kubelet := make(chan error, 1)
+	go func() {
+		// The server's own node, through its own supervisor, with the server token (k3s runs an
+		// agent inside every server).
+		k := kubeletSetup{serverURL: fmt.Sprintf("https://127.0.0.1:%d", apiPort), caPEM: s.serverCA.certPEM,
+			tokenUser: "server", tokenPassword: s.secret, cfg: cfg, nodePassword: password}
+		if err := k.startKubelet(components, stop); err != nil {
+			kubelet <- err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		kubelet <- s.labelServerNode(ctx)
+	}()
+	for {
+		select {
+		case err := <-kubelet:
+			if err != nil {
+				return err
+			}
+			log.Printf("k3s server (stand-in) is up: node %s registered", cfg.NodeName)
+			notifyReady()
+		case e := <-exited:
+			return fmt.Errorf("etcd exited: %v", e)
+		case e := <-components:
+			return e
+		case got := <-sig:
+			log.Printf("received %s, shutting down", got)
+			close(stop)
+			return nil // etcd and the control plane die with us (Pdeathsig)
+		}
 	}
 }
 
@@ -202,6 +230,9 @@ func (s *server) initCluster(etcdLog io.Writer) (<-chan error, error) {
 		if err := newCA(tlsDir(), n); err != nil {
 			return nil, err
 		}
+	}
+	if err := newServiceKey(); err != nil {
+		return nil, err
 	}
 	bundle, err := os.ReadFile(filepath.Join(tlsDir(), "server-ca.crt"))
 	if err != nil {
@@ -401,38 +432,19 @@ func firstServiceIP(cidr string) net.IP {
 	return net.IPv4(ip[0], ip[1], ip[2], ip[3]+1)
 }
 
+// writeKubeconfig writes the admin kubeconfig users read (/etc/rancher/k3s/k3s.yaml, its mode
+// from write-kubeconfig-mode), for the supervisor on 6443.
 func (s *server) writeKubeconfig() error {
 	crt, key, err := s.clientCA.issue("system:admin", []string{"system:masters"}, nil, nil, false, true)
 	if err != nil {
 		return err
 	}
-	e := base64.StdEncoding.EncodeToString
-	text := fmt.Sprintf(`apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: %s
-    server: https://127.0.0.1:%d
-  name: default
-contexts:
-- context:
-    cluster: default
-    user: default
-  name: default
-current-context: default
-kind: Config
-preferences: {}
-users:
-- name: default
-  user:
-    client-certificate-data: %s
-    client-key-data: %s
-`, e(s.serverCA.certPEM), apiPort, e(crt), e(key))
 	mode := os.FileMode(0o600)
 	var m uint32
 	if _, err := fmt.Sscanf(s.cfg.KubeconfigMode, "%o", &m); err == nil && m <= 0o777 {
 		mode = os.FileMode(m)
 	}
-	return writeFileAtomic(s.cfg.KubeconfigPath, []byte(text), mode)
+	return writeKubeconfigFile(s.cfg.KubeconfigPath, fmt.Sprintf("https://127.0.0.1:%d", apiPort), s.serverCA.certPEM, crt, key, mode)
 }
 
 // nodePassword is /etc/rancher/node/password, created on first start as k3s does.
@@ -467,258 +479,7 @@ func notifyReady() {
 	}
 }
 
-// ---- the cluster state in etcd -------------------------------------------------------
-
-type address struct {
-	Type    string `json:"type"`
-	Address string `json:"address"`
-}
-
-type condition struct {
-	Type              string `json:"type"`
-	Status            string `json:"status"`
-	LastHeartbeatTime string `json:"lastHeartbeatTime,omitempty"`
-	Reason            string `json:"reason,omitempty"`
-	Message           string `json:"message,omitempty"`
-}
-
-type node struct {
-	Kind       string `json:"kind"`
-	APIVersion string `json:"apiVersion"`
-	Metadata   struct {
-		Name              string            `json:"name"`
-		UID               string            `json:"uid"`
-		CreationTimestamp string            `json:"creationTimestamp"`
-		Labels            map[string]string `json:"labels"`
-		Annotations       map[string]string `json:"annotations"`
-	} `json:"metadata"`
-	Spec struct {
-		PodCIDR       string `json:"podCIDR,omitempty"`
-		Unschedulable bool   `json:"unschedulable,omitempty"`
-	} `json:"spec"`
-	Status struct {
-		Addresses  []address         `json:"addresses"`
-		Conditions []condition       `json:"conditions"`
-		NodeInfo   map[string]string `json:"nodeInfo"`
-	} `json:"status"`
-}
-
-const (
-	nodesPrefix  = "/registry/minions/"
-	leasesPrefix = "/registry/leases/kube-node-lease/"
-	secretPrefix = "/registry/secrets/kube-system/"
-)
-
-func passwordKey(name string) string { return secretPrefix + name + ".node-password.k3s" }
-
-var errPasswordRejected = errors.New("Node password rejected, duplicate hostname or contents of '/etc/rancher/node/password' may not match server node-passwd entry, try enabling a unique node name with the --with-node-id flag")
-
-func (s *server) checkPassword(ctx context.Context, name, password string) error {
-	want := caHash([]byte(password))
-	have, ok, err := s.etcd.get(ctx, passwordKey(name))
-	if err != nil {
-		return err
-	}
-	if ok {
-		if subtle.ConstantTimeCompare([]byte(have), []byte(want)) != 1 {
-			return errPasswordRejected
-		}
-		return nil
-	}
-	return s.etcd.put(ctx, passwordKey(name), want)
-}
-
-// registerNode creates or refreshes a Node (and its lease).
-func (s *server) registerNode(ctx context.Context, name, ip, password string, isServer bool, from, url, user string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.checkPassword(ctx, name, password); err != nil {
-		return err
-	}
-	var n node
-	raw, ok, err := s.etcd.get(ctx, nodesPrefix+name)
-	if err != nil {
-		return err
-	}
-	now := time.Now().UTC().Format(time.RFC3339)
-	if ok {
-		_ = json.Unmarshal([]byte(raw), &n)
-	} else {
-		n.Kind, n.APIVersion = "Node", "v1"
-		n.Metadata.Name = name
-		n.Metadata.UID = uuid()
-		n.Metadata.CreationTimestamp = now
-	}
-	if n.Metadata.Labels == nil {
-		n.Metadata.Labels = map[string]string{}
-	}
-	if n.Metadata.Annotations == nil {
-		n.Metadata.Annotations = map[string]string{}
-	}
-	l, a := n.Metadata.Labels, n.Metadata.Annotations
-	l["kubernetes.io/hostname"] = name
-	l["kubernetes.io/os"] = "linux"
-	l["kubernetes.io/arch"] = runtime.GOARCH
-	l["node.kubernetes.io/instance-type"] = "k3s"
-	a["k3s.io/internal-ip"] = ip
-	a["k3s.io/hostname"] = name
-	if isServer {
-		l["node-role.kubernetes.io/control-plane"] = "true"
-		l["node-role.kubernetes.io/master"] = "true"
-		l["node-role.kubernetes.io/etcd"] = "true"
-		a["etcd.k3s.cattle.io/node-name"] = s.memberName
-		a["etcd.k3s.cattle.io/node-address"] = ip
-	} else {
-		a["standin.k3s.io/registered-from"] = from
-		a["standin.k3s.io/server-url"] = url
-		a["standin.k3s.io/token-user"] = user
-	}
-	for _, kv := range s.cfg.NodeLabels {
-		if isServer {
-			k, v, _ := strings.Cut(kv, "=")
-			l[k] = v
-		}
-	}
-	n.Status.Addresses = []address{{"InternalIP", ip}, {"Hostname", name}}
-	n.Status.NodeInfo = map[string]string{"kubeletVersion": version, "kubeProxyVersion": version,
-		"containerRuntimeVersion": "none://stand-in", "operatingSystem": "linux", "architecture": runtime.GOARCH,
-		"osImage": "picluster lab Pi (k3s stand-in)"}
-	n.Status.Conditions = nil
-	b, _ := json.Marshal(n)
-	if err := s.etcd.put(ctx, nodesPrefix+name, string(b)); err != nil {
-		return err
-	}
-	return s.etcd.put(ctx, leasesPrefix+name, time.Now().UTC().Format(time.RFC3339Nano))
-}
-
-func uuid() string {
-	h := randomHex(16)
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
-func (s *server) renewLeases(name string) {
-	for {
-		time.Sleep(10 * time.Second)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := s.etcd.put(ctx, leasesPrefix+name, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
-			log.Printf("failed to renew node lease: %v", err)
-		}
-		cancel()
-	}
-}
-
-// withReady fills in the Ready condition from the node's lease, as the node controller
-// does (grace period 40 s).
-func (s *server) withReady(ctx context.Context, n *node) {
-	status, reason, hb := "Unknown", "NodeStatusUnknown", ""
-	if t, ok, err := s.etcd.get(ctx, leasesPrefix+n.Metadata.Name); err == nil && ok {
-		hb = t
-		if ts, err := time.Parse(time.RFC3339Nano, t); err == nil && time.Since(ts) < 40*time.Second {
-			status, reason = "True", "KubeletReady"
-		}
-	}
-	n.Status.Conditions = []condition{{Type: "Ready", Status: status, Reason: reason, LastHeartbeatTime: hb}}
-}
-
-func (s *server) getNode(ctx context.Context, name string) (*node, error) {
-	raw, ok, err := s.etcd.get(ctx, nodesPrefix+name)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, errNotFound
-	}
-	var n node
-	if err := json.Unmarshal([]byte(raw), &n); err != nil {
-		return nil, err
-	}
-	s.withReady(ctx, &n)
-	return &n, nil
-}
-
-// deleteNode removes the Node, its lease and node password, and (for a server) its etcd
-// member, as k3s's controllers do.
-func (s *server) deleteNode(ctx context.Context, name string) error {
-	n, err := s.getNode(ctx, name)
-	if err != nil {
-		return err
-	}
-	for _, k := range []string{nodesPrefix + name, leasesPrefix + name, passwordKey(name)} {
-		if _, err := s.etcd.del(ctx, k); err != nil {
-			return err
-		}
-	}
-	if m := n.Metadata.Annotations["etcd.k3s.cattle.io/node-name"]; m != "" {
-		members, err := s.etcd.members(ctx)
-		if err != nil {
-			return err
-		}
-		for _, mem := range members {
-			if mem.Name == m {
-				log.Printf("removing etcd member %s of deleted node %s", m, name)
-				if err := s.etcd.removeMember(ctx, mem.ID); err != nil {
-					return fmt.Errorf("removing etcd member %s: %w", m, err)
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// ---- HTTP ---------------------------------------------------------------------------
-
-func (s *server) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/cacerts", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write(s.serverCA.certPEM)
-	})
-	mux.HandleFunc("/ping", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "pong") })
-	mux.HandleFunc("/v1-k3s/server-bootstrap", s.tokenAuth(false, s.bootstrap))
-	mux.HandleFunc("/db/info", s.tokenAuth(false, s.dbInfo))
-	mux.HandleFunc("/v1-k3s/stand-in/register", s.tokenAuth(true, s.registerAgent))
-	mux.HandleFunc("/v1-k3s/stand-in/lease", s.tokenAuth(true, s.renewAgentLease))
-	for _, p := range []string{"/readyz", "/livez", "/healthz"} {
-		mux.HandleFunc(p, s.certAuth(s.health))
-	}
-	mux.HandleFunc("/version", s.certAuth(func(w http.ResponseWriter, r *http.Request) {
-		major, minor := "1", ""
-		if parts := strings.SplitN(strings.TrimPrefix(version, "v"), ".", 3); len(parts) >= 2 {
-			major, minor = parts[0], parts[1]
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"major": major, "minor": minor, "gitVersion": version,
-			"gitCommit": "stand-in", "gitTreeState": "clean", "goVersion": runtime.Version(), "compiler": "gc",
-			"platform": runtime.GOOS + "/" + runtime.GOARCH})
-	}))
-	mux.HandleFunc("/api", s.certAuth(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"kind": "APIVersions", "versions": []string{"v1"}})
-	}))
-	mux.HandleFunc("/apis", s.certAuth(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"kind": "APIGroupList", "apiVersion": "v1", "groups": []any{}})
-	}))
-	mux.HandleFunc("/api/v1/nodes", s.certAuth(s.listNodes))
-	mux.HandleFunc("/api/v1/nodes/", s.certAuth(s.nodeItem))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if !clientCertOK(r) {
-			unauthorized(w)
-			return
-		}
-		status(w, http.StatusNotFound, "NotFound", "the server could not find the requested resource (stand-in)")
-	})
-	return mux
-}
-
-func clientCertOK(r *http.Request) bool { return r.TLS != nil && len(r.TLS.VerifiedChains) > 0 }
-
-func (s *server) certAuth(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !clientCertOK(r) {
-			unauthorized(w) // k3s runs the apiserver with anonymous auth off
-			return
-		}
-		h(w, r)
-	}
-}
+// ---- HTTP helpers ---------------------------------------------------------------------
 
 func (s *server) tokenAuth(allowNode bool, h func(http.ResponseWriter, *http.Request, string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -763,6 +524,12 @@ func (s *server) bootstrap(w http.ResponseWriter, r *http.Request, _ string) {
 			files[n+ext] = base64.StdEncoding.EncodeToString(b)
 		}
 	}
+	b, err := os.ReadFile(serviceKeyFile())
+	if err != nil {
+		status(w, 500, "InternalError", err.Error())
+		return
+	}
+	files[filepath.Base(serviceKeyFile())] = base64.StdEncoding.EncodeToString(b)
 	writeJSON(w, http.StatusOK, files)
 }
 
@@ -775,175 +542,6 @@ func (s *server) dbInfo(w http.ResponseWriter, r *http.Request, _ string) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"members": members})
-}
-
-type registration struct {
-	NodeIP    string `json:"nodeIP"`
-	ServerURL string `json:"serverURL"`
-}
-
-func (s *server) registerAgent(w http.ResponseWriter, r *http.Request, user string) {
-	if r.Method != http.MethodPost {
-		status(w, 405, "MethodNotAllowed", "POST only")
-		return
-	}
-	name, password := r.Header.Get("K3s-Node-Name"), r.Header.Get("K3s-Node-Password")
-	var reg registration
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&reg); err != nil || name == "" || password == "" || net.ParseIP(reg.NodeIP) == nil {
-		status(w, 400, "BadRequest", "node name, node password and node IP are required")
-		return
-	}
-	from, _, _ := net.SplitHostPort(r.RemoteAddr)
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	if err := s.registerNode(ctx, name, reg.NodeIP, password, false, from, reg.ServerURL, user); err != nil {
-		if errors.Is(err, errPasswordRejected) {
-			status(w, http.StatusForbidden, "Forbidden", err.Error())
-		} else {
-			status(w, 503, "ServiceUnavailable", err.Error())
-		}
-		return
-	}
-	log.Printf("agent %s (%s) registered via %s from %s", name, reg.NodeIP, reg.ServerURL, from)
-	writeJSON(w, http.StatusOK, map[string]string{"node": name})
-}
-
-func (s *server) renewAgentLease(w http.ResponseWriter, r *http.Request, _ string) {
-	name, password := r.Header.Get("K3s-Node-Name"), r.Header.Get("K3s-Node-Password")
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	have, ok, err := s.etcd.get(ctx, passwordKey(name))
-	if err != nil {
-		status(w, 503, "ServiceUnavailable", err.Error())
-		return
-	}
-	if !ok {
-		status(w, http.StatusNotFound, "NotFound", fmt.Sprintf("nodes %q not found", name))
-		return
-	}
-	if subtle.ConstantTimeCompare([]byte(have), []byte(caHash([]byte(password)))) != 1 {
-		status(w, http.StatusForbidden, "Forbidden", errPasswordRejected.Error())
-		return
-	}
-	if _, err := s.getNode(ctx, name); err != nil {
-		status(w, http.StatusNotFound, "NotFound", fmt.Sprintf("nodes %q not found", name))
-		return
-	}
-	if err := s.etcd.put(ctx, leasesPrefix+name, time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
-		status(w, 503, "ServiceUnavailable", err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"node": name})
-}
-
-func (s *server) health(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/livez" {
-		_, _ = io.WriteString(w, "ok")
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if _, _, err := s.etcd.get(ctx, "/registry/health"); err != nil {
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = io.WriteString(w, "[+]ping ok\n[-]etcd failed: reason withheld\nreadyz check failed\n")
-		return
-	}
-	_, _ = io.WriteString(w, "ok")
-}
-
-func (s *server) listNodes(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		status(w, 405, "MethodNotAllowed", "only GET on the collection")
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	kvs, err := s.etcd.list(ctx, nodesPrefix)
-	if err != nil {
-		status(w, 500, "InternalError", err.Error())
-		return
-	}
-	items := []node{}
-	for _, k := range kvs {
-		var n node
-		if json.Unmarshal([]byte(k.Value), &n) == nil {
-			s.withReady(ctx, &n)
-			items = append(items, n)
-		}
-	}
-	sort.Slice(items, func(i, j int) bool { return items[i].Metadata.Name < items[j].Metadata.Name })
-	writeJSON(w, http.StatusOK, map[string]any{"kind": "NodeList", "apiVersion": "v1", "metadata": map[string]any{}, "items": items})
-}
-
-func (s *server) nodeItem(w http.ResponseWriter, r *http.Request) {
-	name := strings.TrimPrefix(r.URL.Path, "/api/v1/nodes/")
-	ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
-	defer cancel()
-	notFound := func() { status(w, http.StatusNotFound, "NotFound", fmt.Sprintf("nodes %q not found", name)) }
-	switch r.Method {
-	case http.MethodGet:
-		n, err := s.getNode(ctx, name)
-		if errors.Is(err, errNotFound) {
-			notFound()
-			return
-		} else if err != nil {
-			status(w, 500, "InternalError", err.Error())
-			return
-		}
-		writeJSON(w, http.StatusOK, n)
-	case http.MethodDelete:
-		err := s.deleteNode(ctx, name)
-		if errors.Is(err, errNotFound) {
-			notFound()
-			return
-		} else if err != nil {
-			status(w, 500, "InternalError", err.Error())
-			return
-		}
-		log.Printf("node %s deleted", name)
-		writeJSON(w, http.StatusOK, map[string]any{"kind": "Status", "apiVersion": "v1", "status": "Success",
-			"details": map[string]string{"name": name, "kind": "nodes"}})
-	case http.MethodPatch:
-		var patch struct {
-			Spec struct {
-				Unschedulable *bool `json:"unschedulable"`
-			} `json:"spec"`
-		}
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&patch); err != nil {
-			status(w, 400, "BadRequest", err.Error())
-			return
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		raw, ok, err := s.etcd.get(ctx, nodesPrefix+name)
-		if err != nil {
-			status(w, 500, "InternalError", err.Error())
-			return
-		}
-		if !ok {
-			notFound()
-			return
-		}
-		var n node
-		_ = json.Unmarshal([]byte(raw), &n)
-		if patch.Spec.Unschedulable != nil {
-			n.Spec.Unschedulable = *patch.Spec.Unschedulable
-			if n.Spec.Unschedulable {
-				log.Printf("node %s cordoned", name)
-			} else {
-				log.Printf("node %s uncordoned", name)
-			}
-		}
-		b, _ := json.Marshal(n)
-		if err := s.etcd.put(ctx, nodesPrefix+name, string(b)); err != nil {
-			status(w, 500, "InternalError", err.Error())
-			return
-		}
-		s.withReady(ctx, &n)
-		writeJSON(w, http.StatusOK, n)
-	default:
-		status(w, 405, "MethodNotAllowed", "GET, DELETE or PATCH")
-	}
 }
 
 // ---- client helpers (joining servers, agents) -----------------------------------------

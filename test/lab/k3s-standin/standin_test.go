@@ -51,25 +51,3 @@ func TestTokens(t *testing.T) {
 		}
 	}
 }
-
-func TestJSONPathAsPiclusterListsNodes(t *testing.T) {
-	doc := map[string]any{"items": []any{
-		map[string]any{"metadata": map[string]any{"name": "a", "labels": map[string]any{"kubernetes.io/hostname": "a"}}},
-		map[string]any{"metadata": map[string]any{"name": "b", "labels": map[string]any{"kubernetes.io/hostname": "b"}}},
-	}}
-	for tmpl, want := range map[string]string{
-		`{range .items[*]}{.metadata.name}{"\n"}{end}`:                        "a\nb\n",
-		`{.items[*].metadata.name}`:                                           "a b",
-		`{.items[0].metadata.labels.kubernetes\.io/hostname}`:                 "a",
-		`x{range .items[*]}[{.metadata.name}]{end}y`:                          "x[a][b]y",
-		`{range .items[*]}{range .metadata.labels}{end}{.metadata.name}{end}`: "ab",
-	} {
-		got, err := jsonpath(tmpl, doc)
-		if err != nil || got != want {
-			t.Fatalf("%s: got %q (%v), want %q", tmpl, got, err, want)
-		}
-	}
-	if _, err := jsonpath(`{range .items[*]}{.x}`, doc); err == nil {
-		t.Fatal("unterminated range accepted")
-	}
-}
