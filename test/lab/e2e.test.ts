@@ -404,14 +404,16 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         assert.deepEqual(readyNodes(), ["t-a1", "t-a2", "t-a4", "t-s1", "t-s2", "t-s3", "t-s4", "t-s5"]);
     });
 
-    it("scaled in and out again under the same names: two joined servers and an agent converge (node passwords, etcd members, the uninstall's deleted binary)", (t) => {
+    it("scaled in and out again under the same names: two joined servers and an agent converge (node passwords, etcd members, the uninstall's deleted binary)", async (t) => {
         if (notConverged(t)) return;
         converged = false;
         // t-a3 (drained, deleted and uninstalled above) comes back; t-s4 and t-s5 leave.
         lab.config({ with: ["t-a4"] });
         let r = lab.converge();
         assert.equal(r.status, 0, show(r));
-        assert.deepEqual(readyNodes(), ["t-a1", "t-a2", "t-a3", "t-a4", "t-s1", "t-s2", "t-s3"]);
+        // A (re)joined node turns Ready once its kubelet (kwok) has reported in, shortly after
+        // k3s is up: wait for it, bounded, as for real k3s.
+        await until("t-a3 back and Ready, t-s4 and t-s5 gone", 60, () => readyNodes().join(" ") === "t-a1 t-a2 t-a3 t-a4 t-s1 t-s2 t-s3");
         for (const gone of ["t-s4", "t-s5"]) {
             assert.ok(!existsSync(join(lab.dir, "pis", gone, "usr-local", "bin", "k3s")), `k3s's uninstall removed the binary from ${gone}`);
         }
@@ -419,7 +421,7 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         lab.config({ with: ["t-s4", "t-s5", "t-a4"] });
         r = lab.converge();
         assert.equal(r.status, 0, show(r));
-        assert.deepEqual(readyNodes(), ["t-a1", "t-a2", "t-a3", "t-a4", "t-s1", "t-s2", "t-s3", "t-s4", "t-s5"]);
+        await until("t-s4 and t-s5 back and Ready", 60, () => readyNodes().join(" ") === "t-a1 t-a2 t-a3 t-a4 t-s1 t-s2 t-s3 t-s4 t-s5");
         assertStartedEtcdMembers(5);
         const pv = lab.pulumi(["preview", "--expect-no-changes"]);
         assert.equal(pv.status, 0, show(pv));
