@@ -341,6 +341,27 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         }
     });
 
+    it("an agent's k3s stopped: its Node goes NotReady within the controller-manager's grace period; started again: Ready", async (t) => {
+        if (notConverged(t)) return;
+        const agent = "t-a2";
+        const readyStatus = () => {
+            const n = lab.exec("t-s1", `k3s kubectl get node ${agent} -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}'`);
+            return n.status === 0 ? n.stdout.trim() : "";
+        };
+        assert.equal(readyStatus(), "True");
+        lab.execOk(agent, "systemctl stop k3s-agent");
+        const stopped = Date.now();
+        // kube-controller-manager's --node-monitor-grace-period is 50 s; kwok renewed the lease
+        // at most a few seconds before the stop, and the controller looks every 5 s.
+        await until(`${agent} NotReady`, 90, () => readyStatus() !== "True");
+        const notReadyAfter = (Date.now() - stopped) / 1000;
+        lab.execOk(agent, "systemctl start k3s-agent");
+        const started = Date.now();
+        await until(`${agent} Ready again`, 90, () => readyStatus() === "True");
+        console.log(`# ${agent}: NotReady ${notReadyAfter.toFixed(1)}s after its k3s stopped (${readyStatus() === "True" ? "Ready" : "?"} ${((Date.now() - started) / 1000).toFixed(1)}s after it started)`);
+        assert.ok(notReadyAfter > 20, `NotReady only after the grace period, not at once (${notReadyAfter}s)`);
+    });
+
     it("a server killed while the API is used through the VIP: requests keep succeeding", async (t) => {
         if (notConverged(t)) return;
         const kc = parseKubeconfig(lab.output("kubeconfig"));

@@ -58,11 +58,15 @@ func (s *server) apiserverProxy() (http.Handler, error) {
 // verified client certificate in X-Remote-User/X-Remote-Group; X-Remote-* headers the caller sent
 // are dropped, so no one can claim an identity through the supervisor.
 func newAPIServerProxy(target *url.URL, rootCAs *x509.CertPool, proxyCert tls.Certificate) http.Handler {
+	// HTTP/1.1 to the apiserver, a connection per request in flight: over one shared HTTP/2
+	// connection, the apiserver's graceful GOAWAYs failed requests whose body was already sent
+	// ("cannot retry ... after Request.Body was written"), seen as 502s by kwok's pod and lease
+	// writes in the lab. A non-nil empty TLSNextProto turns HTTP/2 off (net/http docs).
 	tr := &http.Transport{
 		TLSClientConfig:     &tls.Config{RootCAs: rootCAs, Certificates: []tls.Certificate{proxyCert}, MinVersion: tls.VersionTLS12},
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		ForceAttemptHTTP2:   true,
-		MaxIdleConnsPerHost: 16,
+		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
+		MaxIdleConnsPerHost: 64,
 		TLSHandshakeTimeout: 5 * time.Second,
 	}
 	return &httputil.ReverseProxy{
