@@ -13,7 +13,8 @@ import { LoadBalancer } from "./loadBalancer/loadBalancer";
 
 /** What each role needs installed; k3s itself comes from its install script. */
 export const PACKAGES_BY_ROLE: Record<Role, readonly string[]> = {
-    server: ["curl", "xinetd"],
+    // openssl: the agent-check's client certificate is made on each server (loadBalancer/agentCheck.ts).
+    server: ["curl", "xinetd", "openssl"],
     agent: ["curl"],
     loadbalancer: ["haproxy", "keepalived"],
 };

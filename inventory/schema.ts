@@ -3,6 +3,7 @@
 // without an engine, and so that bad input is refused before any resource exists.
 import { z } from "zod";
 import { DNS_LABEL, IPV4 } from "./patterns";
+import { contains, networkSize, overlaps, parseCidr } from "./networks";
 import { streamingSchema, StreamingSettings } from "./streaming";
 import { CONFIG_NAMESPACE, describeIssues, InventoryError, keyPath } from "./issues";
 import { API_PORT, DEFAULT_AGENT_CHECK_PORT } from "./wellKnown";
@@ -15,7 +16,6 @@ export type Role = (typeof ROLES)[number];
 
 // k3s release tags look like v1.33.5+k3s1; a channel name ("stable") is not a pin.
 const K3S_VERSION = /^v\d+\.\d+\.\d+\+k3s\d+$/;
-const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/;
 // `ssh-keyscan` output minus the host name: "<type> <base64>".
 const HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$/;
 // The SSH client of @pulumi/command (golang.org/x/crypto/ssh, pulumi-command v1.2.1
@@ -55,6 +55,18 @@ function airgapFileSchema(what: string) {
     });
 }
 
+/** Each node's share of the pod network (kube-controller-manager's --node-cidr-mask-size default). */
+export const NODE_CIDR_PREFIX = 24;
+
+/** An IPv4 network such as 10.42.0.0/16, checked as a network; `sizeProblem` refuses a prefix. */
+function networkSchema(fallback: string, sizeProblem: (prefix: number) => string | undefined) {
+    return z.string({ error: `must be an IPv4 network written as text, e.g. "${fallback}"` }).superRefine((text, ctx) => {
+        const parsed = parseCidr(text);
+        const problem = parsed.ok ? sizeProblem(parsed.network.prefix) : `must be an IPv4 network such as ${fallback}: ${parsed.problem}`;
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }).default(fallback);
+}
+
 const k3sSchema = z.strictObject({
     version: z.string({ error: "is required: pin a k3s release such as v1.33.5+k3s1" })
         .regex(K3S_VERSION, { message: "must be a pinned k3s release such as v1.33.5+k3s1 (not a channel like 'stable' or 'latest')" }),
@@ -74,8 +86,17 @@ const k3sSchema = z.strictObject({
         binary: airgapFileSchema("the k3s binary for the Pis' architecture, e.g. ./airgap/k3s-arm64"),
         images: airgapFileSchema("k3s's images tarball, e.g. ./airgap/k3s-airgap-images-arm64.tar.zst").optional(),
     }).optional(),
-    clusterCidr: z.string().regex(CIDR, { message: "must be an IPv4 CIDR such as 10.42.0.0/16" }).default("10.42.0.0/16"),
-    serviceCidr: z.string().regex(CIDR, { message: "must be an IPv4 CIDR such as 10.43.0.0/16" }).default("10.43.0.0/16"),
+    // The pods' network: each node gets a /24 of it (kube-controller-manager's default
+    // --node-cidr-mask-size, which k3s keeps), so it must be /24 or larger.
+    clusterCidr: networkSchema("10.42.0.0/16", (prefix) => prefix > NODE_CIDR_PREFIX
+        ? `is a /${prefix}, smaller than the /${NODE_CIDR_PREFIX} each node takes from it: use a /16 such as 10.42.0.0/16`
+        : undefined),
+    // The Services' network. kube-apiserver refuses one larger than a /12
+    // (cmd/kube-apiserver/app/options/validation.go, maxCIDRBits = 20), and k3s puts the cluster
+    // DNS at its 10th address (pkg/cli/server/server.go, ClusterDNS), so it needs at least a /28.
+    serviceCidr: networkSchema("10.43.0.0/16", (prefix) => prefix < 12
+        ? `is a /${prefix}: kube-apiserver refuses a service network larger than a /12; use a /16 such as 10.43.0.0/16`
+        : prefix > 28 ? `is a /${prefix}: k3s puts the cluster DNS at the network's 10th address, so it needs at least a /28; use a /16 such as 10.43.0.0/16` : undefined),
     // Bundled components to turn off on every server (a cluster-wide setting).
     disable: z.array(z.enum(["traefik", "servicelb", "local-storage", "metrics-server", "coredns"], {
         error: "lists an unknown component: use traefik, servicelb, local-storage, metrics-server or coredns",
@@ -213,6 +234,8 @@ function crossChecks(inv: RawInventory): string[] {
     if (inv.k3s.installScript.startsWith("/") && inv.k3s.airgap === undefined) {
         problems.push(`${keyPath(["k3s", "installScript"])}: ${inv.k3s.installScript} is an air-gapped install, which also needs ${keyPath(["k3s", "airgap", "binary"])} ({path, sha256} of the k3s binary on this machine): k3s's uninstall deletes /usr/local/bin/k3s, so a binary placed on the Pis by hand would be gone for every reinstall`);
     }
+    problems.push(...networkChecks(inv));
+    problems.push(...streamingNeeds(inv));
     const lb = inv.loadBalancer;
     if (lb.overloadPercent <= lb.busyPercent) {
         problems.push(`${keyPath(["loadBalancer", "overloadPercent"])}: ${lb.overloadPercent} must be greater than busyPercent (${lb.busyPercent})`);
@@ -221,4 +244,50 @@ function crossChecks(inv: RawInventory): string[] {
         problems.push(`${keyPath(["loadBalancer", "agentCheckPort"])}: ${API_PORT} is the Kubernetes API port; use another port such as ${DEFAULT_AGENT_CHECK_PORT}`);
     }
     return problems;
+}
+
+/** The pod and service networks are apart from each other and from every Pi's address and the VIP. */
+function networkChecks(inv: RawInventory): string[] {
+    const problems: string[] = [];
+    const pods = parseCidr(inv.k3s.clusterCidr);
+    const services = parseCidr(inv.k3s.serviceCidr);
+    if (!pods.ok || !services.ok) return problems; // already refused by the schema
+    const nets = [
+        { key: keyPath(["k3s", "clusterCidr"]), what: "pod network", net: pods.network },
+        { key: keyPath(["k3s", "serviceCidr"]), what: "service network", net: services.network },
+    ];
+    if (overlaps(pods.network, services.network)) {
+        problems.push(`${nets[1].key}: ${inv.k3s.serviceCidr} overlaps the pod network ${inv.k3s.clusterCidr} (${nets[0].key}); give them separate ranges such as 10.42.0.0/16 and 10.43.0.0/16`);
+    }
+    const nodes = inv.hosts.filter((h) => h.role !== "loadbalancer").length;
+    const slots = networkSize(pods.network.prefix) / networkSize(NODE_CIDR_PREFIX);
+    if (slots < nodes) {
+        problems.push(`${nets[0].key}: ${inv.k3s.clusterCidr} holds ${slots} node network(s) of /${NODE_CIDR_PREFIX}, but the cluster has ${nodes} servers and agents: use a larger network such as 10.42.0.0/16`);
+    }
+    for (const { key, what, net } of nets) {
+        inv.hosts.forEach((h, i) => {
+            if (contains(net, h.address)) {
+                problems.push(`${keyPath(["hosts", i, "address"])}: ${h.address} (${h.name}) lies inside the ${what} ${net.text} (${key}): pods could not reach it; move ${key} to a range the LAN does not use`);
+            }
+        });
+        if (inv.vip !== undefined && contains(net, inv.vip)) {
+            problems.push(`${keyPath(["vip"])}: ${inv.vip} lies inside the ${what} ${net.text} (${key}): pods could not reach the API through it; move ${key} to a range the LAN does not use`);
+        }
+    }
+    return problems;
+}
+
+/** The streaming platform relies on k3s's bundled Traefik, ServiceLB and local-path: refused when turned off. */
+function streamingNeeds(inv: RawInventory): string[] {
+    const s = inv.streaming;
+    if (!s.enabled) return [];
+    const needs: { component: string; why: string }[] = [
+        { component: "traefik", why: "serves its player page and playlists through an Ingress of class traefik" },
+        { component: "servicelb", why: "publishes its RTMP port on the nodes' addresses through a LoadBalancer Service" },
+    ];
+    if (s.recording.enabled && s.recording.storageClass === "local-path") {
+        needs.push({ component: "local-storage", why: "keeps its recordings on a local-path volume (streaming.recording.storageClass)" });
+    }
+    return needs.filter((n) => inv.k3s.disable.includes(n.component as K3sSettings["disable"][number]))
+        .map((n) => `${keyPath(["k3s", "disable"])}: turns off ${n.component}, which the streaming platform needs: it ${n.why}; remove ${n.component} from the list or set ${keyPath(["streaming", "enabled"])}: false`);
 }

@@ -19,6 +19,41 @@ export interface K3sInstallInput {
     readonly readyTimeoutSeconds: number;
 }
 
+/** Where the checks below look; tests point them at files of their own. */
+export interface CgroupPaths {
+    readonly cgroupRoot: string;
+    readonly selfCgroup: string;
+    readonly cmdline: string;
+}
+const HOST_CGROUPS: CgroupPaths = { cgroupRoot: "/sys/fs/cgroup", selfCgroup: "/proc/self/cgroup", cmdline: "/proc/cmdline" };
+
+/**
+ * Refuses to install k3s on a kernel without the cgroups k3s needs, with the reason instead of
+ * k3s's later "API not ready". Follows k3s's own check (pkg/cgroups/cgroups_linux.go, Validate):
+ * on the unified hierarchy (cgroup2 mounted at /sys/fs/cgroup, which then holds cgroup.controllers)
+ * the root controllers must include cpu, cpuset and memory; on v1 or hybrid, /proc/self/cgroup
+ * must list memory. On Raspberry Pi kernels the cmdline flags have been seen not to take effect
+ * (raspberrypi/linux#5933, #6980), so the running kernel's /proc/cmdline is shown.
+ */
+export function renderCgroupCheckLines(paths: CgroupPaths = HOST_CGROUPS): string[] {
+    const controllers = `${paths.cgroupRoot}/cgroup.controllers`;
+    return [
+        "missing_cgroups=''",
+        `if [ -f ${shq(controllers)} ]; then`,
+        `  have_cgroups=" $(cat ${shq(controllers)}) "`,
+        "  for c in cpu cpuset memory; do",
+        "    case \"$have_cgroups\" in *\" $c \"*) ;; *) missing_cgroups=\"$missing_cgroups $c\" ;; esac",
+        "  done",
+        `elif ! grep -q memory ${shq(paths.selfCgroup)}; then`,
+        "  missing_cgroups=' memory'",
+        "fi",
+        "if [ -n \"$missing_cgroups\" ]; then",
+        `  echo "picluster: k3s cannot run on $(hostname): the kernel has no\${missing_cgroups} cgroup (k3s would fail with \\"failed to find memory cgroup\\"). The running kernel's command line (${paths.cmdline}) is: $(cat ${shq(paths.cmdline)} 2>/dev/null). It needs cgroup_memory=1 cgroup_enable=memory: check that they are on the single line of the cmdline.txt the firmware reads (/boot/firmware/cmdline.txt on Bookworm) and reboot; some Pi kernels ignore them (raspberrypi/linux#5933)." >&2`,
+        "  exit 1",
+        "fi",
+    ];
+}
+
 /** Installs (or reconfigures) k3s from a rendered config.yaml. Safe to re-run. */
 export function renderK3sInstallScript(input: K3sInstallInput): string {
     const service = input.role === "server" ? "k3s" : "k3s-agent";
@@ -38,6 +73,7 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
         "export INSTALL_K3S_SKIP_DOWNLOAD=true",
     ] : [];
     return script(
+        ...renderCgroupCheckLines(),
         "install -d -m 0755 /etc/rancher/k3s",
         ...(input.tokenOnStdin ? [
             "IFS= read -r token || true",

@@ -1,10 +1,96 @@
-// The scripts of one Pi: its preparation (cgroup flags, hostname, the packages its role needs),
-// the undoing of it, and the wait for its reboot, which runs on the operator's machine.
+// The scripts of one Pi: its preparation (an OS check, cgroup flags, hostname and its
+// /etc/hosts line, the packages its role needs), the undoing of it, and the wait for its reboot,
+// which runs on the operator's machine.
 import { backupOnce, restore, script, shq, STATE_DIR } from "../shared/bash";
 
 export const CGROUP_FLAGS = "cgroup_memory=1 cgroup_enable=memory";
 /** Printed by the preparation script when it scheduled a reboot. */
 export const REBOOT_MARKER = "picluster: reboot scheduled";
+
+/**
+ * The oldest releases the program supports, by /etc/os-release ID. Older ones break the load
+ * balancers' configs (keepalived's down_timer_adverts needs 2.2.3, Bullseye ships 2.1.5; HAProxy's
+ * `http-check send` needs 2.2, Buster ships 1.8), and Buster's iptables is in k3s's known-bad range.
+ * Raspberry Pi OS reports ID=debian (64-bit) or ID=raspbian (32-bit) with Debian's VERSION_ID.
+ */
+export const MINIMUM_OS: Readonly<Record<string, { readonly version: number; readonly name: string }>> = {
+    debian: { version: 12, name: "Debian 12 (Bookworm)" },
+    raspbian: { version: 12, name: "Raspberry Pi OS 12 (Bookworm)" },
+    ubuntu: { version: 22.04, name: "Ubuntu 22.04" },
+};
+export const SUPPORTED_OS_TEXT = "Raspberry Pi OS or Debian 12 (Bookworm) or newer, or Ubuntu 22.04 or newer";
+
+/**
+ * Refuses an OS older than MINIMUM_OS before the preparation changes anything. Debian testing
+ * and unstable carry no VERSION_ID: they are newer than any release, so they pass.
+ */
+export function renderOsCheckLines(hostname: string, osRelease = "/etc/os-release"): string[] {
+    const cases = Object.entries(MINIMUM_OS).map(([id, min]) => `  ${id}) min=${min.version} ;;`);
+    return [
+        `[ -r ${shq(osRelease)} ] || { echo "picluster: ${hostname}: ${osRelease} is missing, so its OS cannot be checked; this program supports ${SUPPORTED_OS_TEXT}" >&2; exit 1; }`,
+        `os_id=$(. ${shq(osRelease)}; printf '%s' "\${ID:-}")`,
+        `os_version=$(. ${shq(osRelease)}; printf '%s' "\${VERSION_ID:-}")`,
+        `os_name=$(. ${shq(osRelease)}; printf '%s' "\${PRETTY_NAME:-\${ID:-unknown}}")`,
+        "case \"$os_id\" in",
+        ...cases,
+        "  *) min='' ;;",
+        "esac",
+        "if [ -z \"$min\" ] || { [ -n \"$os_version\" ] && ! awk -v have=\"$os_version\" -v min=\"$min\" 'BEGIN { exit !(have + 0 >= min + 0) }'; }; then",
+        `  echo "picluster: ${hostname} runs $os_name (${osRelease}: ID=$os_id VERSION_ID=$os_version); this program supports ${SUPPORTED_OS_TEXT}: reflash it with a current Raspberry Pi OS Lite image. Nothing was changed on it." >&2`,
+        "  exit 1",
+        "fi",
+    ];
+}
+
+/** Where the hosts-file steps work; tests point them at files of their own. */
+export interface HostsPaths {
+    readonly hostsFile: string;
+    readonly stateDir: string;
+}
+const HOST_HOSTS: HostsPaths = { hostsFile: "/etc/hosts", stateDir: STATE_DIR };
+
+/**
+ * Maps 127.0.1.1 to the new hostname (Debian's convention for the machine's own name), so sudo
+ * and other resolvers of the hostname keep working; the original line is kept for the undo.
+ */
+export function renderHostsLines(hostname: string, at: HostsPaths = HOST_HOSTS): string[] {
+    const { hostsFile } = at;
+    const saved = `${at.stateDir}/hosts.line`;
+    return [
+        `hosts_line=$(grep -m 1 -E '^127\\.0\\.1\\.1[[:space:]]' ${shq(hostsFile)} || true)`,
+        "case \" $(echo \"$hosts_line\" | tr '\\t' ' ') \" in",
+        `  *" "${shq(hostname)}" "*) ;;`,
+        "  *)",
+        `    if [ ! -e ${shq(saved)} ] && [ ! -e ${shq(saved + ".absent")} ]; then`,
+        `      if [ -n "$hosts_line" ]; then printf '%s\\n' "$hosts_line" > ${shq(saved)}; else touch ${shq(saved + ".absent")}; fi`,
+        "    fi",
+        `    WANT=$(printf '127.0.1.1\\t%s' ${shq(hostname)}) awk '!done && /^127\\.0\\.1\\.1[ \\t]/ { print ENVIRON["WANT"]; done = 1; next } { print } END { if (!done) print ENVIRON["WANT"] }' ${shq(hostsFile)} > ${shq(hostsFile + ".picluster-new")}`,
+        `    chmod 0644 ${shq(hostsFile + ".picluster-new")}`,
+        `    mv -f ${shq(hostsFile + ".picluster-new")} ${shq(hostsFile)}`,
+        `    echo "picluster: ${hostsFile} maps 127.0.1.1 to ${hostname}"`,
+        "    ;;",
+        "esac",
+    ];
+}
+
+/** Undoes renderHostsLines: the original 127.0.1.1 line back, or the added one removed. */
+export function renderHostsRestoreLines(at: HostsPaths = HOST_HOSTS): string[] {
+    const { hostsFile } = at;
+    const saved = `${at.stateDir}/hosts.line`;
+    return [
+        `if [ -e ${shq(saved)} ]; then`,
+        `  ORIG=$(cat ${shq(saved)}) awk '!done && /^127\\.0\\.1\\.1[ \\t]/ { print ENVIRON["ORIG"]; done = 1; next } { print }' ${shq(hostsFile)} > ${shq(hostsFile + ".picluster-new")}`,
+        "elif [ -e " + shq(saved + ".absent") + " ]; then",
+        `  awk '!/^127\\.0\\.1\\.1[ \\t]/' ${shq(hostsFile)} > ${shq(hostsFile + ".picluster-new")}`,
+        "fi",
+        `if [ -e ${shq(hostsFile + ".picluster-new")} ]; then`,
+        `  chmod 0644 ${shq(hostsFile + ".picluster-new")}`,
+        `  mv -f ${shq(hostsFile + ".picluster-new")} ${shq(hostsFile)}`,
+        `  rm -f ${shq(saved)} ${shq(saved + ".absent")}`,
+        `  echo "picluster: restored the 127.0.1.1 line of ${hostsFile}"`,
+        "fi",
+    ];
+}
 
 export interface PrepareInput {
     readonly hostname: string;
@@ -13,10 +99,11 @@ export interface PrepareInput {
     readonly rebootOnCmdlineChange: boolean;
 }
 
-/** Pi preparation: cgroup flags, hostname, packages. Records what it changed. */
+/** Pi preparation: OS check, cgroup flags, hostname, packages. Records what it changed. */
 export function renderPrepareScript(input: PrepareInput): string {
     const pkgs = input.packages.map(shq).join(" ");
     return script(
+        ...renderOsCheckLines(input.hostname),
         `install -d -m 0700 ${shq(STATE_DIR)}`,
         "cmdline=''",
         "for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do",
@@ -46,6 +133,7 @@ export function renderPrepareScript(input: PrepareInput): string {
         `  hostname ${shq(input.hostname)}`,
         `  echo "picluster: hostname set to ${input.hostname}"`,
         "fi",
+        ...renderHostsLines(input.hostname),
         ...(input.packages.length === 0 ? [] : [
             "missing=()",
             `for p in ${pkgs}; do`,
@@ -75,7 +163,7 @@ export function renderPrepareScript(input: PrepareInput): string {
     );
 }
 
-/** Undoes renderPrepareScript: cmdline, hostname, and the packages it installed. */
+/** Undoes renderPrepareScript: cmdline, hostname and its hosts line, and the packages it installed. */
 export function renderUnprepareScript(): string {
     return script(
         `if [ -e ${shq(STATE_DIR + "/cmdline.orig")} ]; then`,
@@ -89,6 +177,7 @@ export function renderUnprepareScript(): string {
         `  hostname "$(cat ${shq(STATE_DIR + "/hostname.running")})"`,
         `  rm -f ${shq(STATE_DIR + "/hostname.running")}`,
         "fi",
+        ...renderHostsRestoreLines(),
         `if [ -s ${shq(STATE_DIR + "/packages.installed")} ]; then`,
         `  mapfile -t pkgs < ${shq(STATE_DIR + "/packages.installed")}`,
         "  export DEBIAN_FRONTEND=noninteractive",

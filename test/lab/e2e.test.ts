@@ -9,7 +9,7 @@
 import { after, before, describe, it, TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { agentCheck, apiGet, Lab, LAB_HOME, parseKubeconfig, processTree, REPO, sampleCommandLines, show, sleep, stepsOf } from "./labkit";
@@ -137,7 +137,7 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         }
     });
 
-    it("each Pi got its hostname and the cgroup flags exactly once, then rebooted", (t) => {
+    it("each Pi got its hostname (and its 127.0.1.1 line) and the cgroup flags exactly once, then rebooted", (t) => {
         if (notConverged(t)) return;
         for (const p of lab.pis) {
             const file = p.boot === "firmware" ? "/boot/firmware/cmdline.txt" : "/boot/cmdline.txt";
@@ -154,6 +154,8 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
             assert.equal(count("cgroup_enable=memory"), 1, `${p.name}: ${lines[0]}`);
             assert.equal(lab.execOk(p.name, "hostname").trim(), p.name);
             assert.equal(lab.file(p.name, "/etc/hostname").trim(), p.name);
+            const hostsLines = lab.file(p.name, "/etc/hosts").split("\n").filter((l) => l.startsWith("127.0.1.1"));
+            assert.deepEqual(hostsLines, [`127.0.1.1\t${p.name}`], `${p.name}: /etc/hosts maps its new name, so sudo resolves it`);
         }
     });
 
@@ -463,9 +465,18 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         assert.deepEqual(diffs, [], "what destroy left behind");
     });
 
-    it("a Pi whose sshd is down makes up fail in bounded time naming it; the next up converges", () => {
+    it("a Pi whose sshd is down and one that runs Debian 11 make up fail in bounded time naming each; nothing changed on the old one; the next up converges", () => {
         lab.config({}); // the base layout again, on an empty stack
         const victim = lab.pi("t-a2");
+        // t-a1 reports Bullseye, as an SD card flashed with an older image would: the
+        // preparation refuses it before changing anything (issue 15: keepalived, HAProxy and
+        // iptables on older releases cannot carry the cluster).
+        const old = lab.pi("t-a1");
+        const osRelease = join(lab.dir, "pis", old.name, "etc", "os-release");
+        const link = readlinkSync(osRelease);
+        const before = lab.tree(old.name);
+        rmSync(osRelease);
+        writeFileSync(osRelease, 'PRETTY_NAME="Debian GNU/Linux 11 (bullseye)"\nNAME="Debian GNU/Linux"\nVERSION_ID="11"\nVERSION_CODENAME=bullseye\nID=debian\n');
         lab.lab(["sshd", victim.name, "stop"]);
         try {
             const r = lab.converge();
@@ -474,9 +485,18 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
             const text = r.stdout + r.stderr;
             assert.match(text, new RegExp(victim.address.replace(/\./g, "\\.")), "the error names the Pi's address");
             assert.match(text, /t-a2-prepare/, "the error names the Pi's resource");
-            console.log(`# up with ${victim.name}'s sshd down failed after ${r.seconds.toFixed(1)}s`);
+            assert.match(text, /picluster: t-a1 runs Debian GNU\/Linux 11 \(bullseye\) .*supports Raspberry Pi OS or Debian 12 \(Bookworm\) or newer/, "the refusal names the old Pi and what it runs");
+            assert.match(text, /t-a1-prepare/, "the refusal names the Pi's resource");
+            rmSync(osRelease);
+            symlinkSync(link, osRelease);
+            assert.deepEqual(lab.tree(old.name), before, "nothing changed on the Pi that was refused");
+            console.log(`# up with ${victim.name}'s sshd down and ${old.name} on Debian 11 failed after ${r.seconds.toFixed(1)}s`);
         } finally {
             lab.lab(["sshd", victim.name, "start"]);
+            if (!existsSync(osRelease) || !lstatSync(osRelease).isSymbolicLink()) {
+                rmSync(osRelease, { force: true });
+                symlinkSync(link, osRelease);
+            }
         }
         const r = lab.converge();
         assert.equal(r.status, 0, show(r));

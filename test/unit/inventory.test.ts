@@ -94,7 +94,20 @@ const bad: [string, (c: RawConfig) => void, ...RegExp[]][] = [
     ["overload not above busy", (c) => { c.loadBalancer = { busyPercent: 90, overloadPercent: 90 }; }, /picluster:loadBalancer\.overloadPercent: 90 must be greater than busyPercent \(90\)/],
     ["agent-check on the API port", (c) => { c.loadBalancer = { agentCheckPort: 6443 }; }, /picluster:loadBalancer\.agentCheckPort: 6443 is the Kubernetes API port/],
     ["unknown disabled component", (c) => { (c.k3s as Record<string, unknown>).disable = ["trafik"]; }, /picluster:k3s\.disable\[0\]: lists an unknown component/],
-    ["bad cluster CIDR", (c) => { (c.k3s as Record<string, unknown>).clusterCidr = "10.42.0.0"; }, /picluster:k3s\.clusterCidr: must be an IPv4 CIDR/],
+    ["bad cluster CIDR", (c) => { (c.k3s as Record<string, unknown>).clusterCidr = "10.42.0.0"; }, /picluster:k3s\.clusterCidr: must be an IPv4 network such as 10\.42\.0\.0\/16: "10\.42\.0\.0" is not written as address\/prefix length/],
+    ["cluster CIDR with an octet over 255", (c) => { c.k3s = { version: "v1.33.5+k3s1", clusterCidr: "10.420.0.0/16" }; }, /picluster:k3s\.clusterCidr: must be an IPv4 network such as 10\.42\.0\.0\/16: 10\.420\.0\.0 is not an IPv4 address/],
+    ["cluster CIDR with a prefix over 32", (c) => { c.k3s = { version: "v1.33.5+k3s1", clusterCidr: "10.42.0.0/33" }; }, /picluster:k3s\.clusterCidr: .*\/33 is not a prefix length/],
+    ["cluster CIDR with host bits set", (c) => { c.k3s = { version: "v1.33.5+k3s1", clusterCidr: "10.42.7.0/16" }; }, /picluster:k3s\.clusterCidr: .*host bits set: the network of 10\.42\.7\.0\/16 is 10\.42\.0\.0\/16/],
+    ["cluster CIDR smaller than a node's /24", (c) => { c.k3s = { version: "v1.33.5+k3s1", clusterCidr: "10.42.0.0/25" }; }, /picluster:k3s\.clusterCidr: is a \/25, smaller than the \/24 each node takes/],
+    ["cluster CIDR with fewer /24s than nodes", (c) => { c.k3s = { version: "v1.33.5+k3s1", clusterCidr: "10.42.0.0/23" }; }, /picluster:k3s\.clusterCidr: 10\.42\.0\.0\/23 holds 2 node network\(s\) of \/24, but the cluster has 5 servers and agents/],
+    ["service CIDR larger than kube-apiserver accepts", (c) => { c.k3s = { version: "v1.33.5+k3s1", serviceCidr: "10.0.0.0/8" }; }, /picluster:k3s\.serviceCidr: is a \/8: kube-apiserver refuses a service network larger than a \/12/],
+    ["service CIDR too small for the cluster DNS", (c) => { c.k3s = { version: "v1.33.5+k3s1", serviceCidr: "10.43.0.0/29" }; }, /picluster:k3s\.serviceCidr: is a \/29: k3s puts the cluster DNS at the network's 10th address/],
+    ["pod and service networks overlapping", (c) => { c.k3s = { version: "v1.33.5+k3s1", clusterCidr: "10.42.0.0/15", serviceCidr: "10.43.0.0/16" }; }, /picluster:k3s\.serviceCidr: 10\.43\.0\.0\/16 overlaps the pod network 10\.42\.0\.0\/15/],
+    ["a Pi inside the pod network", (c) => { c.k3s = { version: "v1.33.5+k3s1", clusterCidr: "198.18.0.0/16" }; }, /picluster:hosts\[0\]\.address: 198\.18\.0\.21 \(a1\) lies inside the pod network 198\.18\.0\.0\/16 \(picluster:k3s\.clusterCidr\)/],
+    ["the VIP inside the service network", (c) => { c.vip = "10.43.0.100"; }, /picluster:vip: 10\.43\.0\.100 lies inside the service network 10\.43\.0\.0\/16/],
+    ["streaming on with traefik turned off", (c) => { c.k3s = { version: "v1.33.5+k3s1", disable: ["traefik"] }; }, /picluster:k3s\.disable: turns off traefik, which the streaming platform needs: .*Ingress.*set picluster:streaming\.enabled: false/],
+    ["streaming on with servicelb turned off", (c) => { c.k3s = { version: "v1.33.5+k3s1", disable: ["servicelb"] }; }, /picluster:k3s\.disable: turns off servicelb, .*LoadBalancer Service/],
+    ["recordings on local-path with local-storage turned off", (c) => { c.k3s = { version: "v1.33.5+k3s1", disable: ["local-storage"] }; }, /picluster:k3s\.disable: turns off local-storage, .*local-path volume/],
     ["bad interface name", (c) => { c.loadBalancer = { interface: "eth 0" }; }, /picluster:loadBalancer\.interface/],
 ];
 
@@ -104,6 +117,27 @@ for (const [what, mutate, ...expected] of bad) {
 
 test("there are at least 25 distinct bad inventories", () => {
     assert.ok(bad.length >= 25, `only ${bad.length}`);
+});
+
+test("given the streaming platform off, k3s's bundled components may be turned off", () => {
+    const cfg = goodRawConfig();
+    cfg.k3s = { version: "v1.33.5+k3s1", disable: ["traefik", "servicelb", "local-storage"] };
+    cfg.streaming = { enabled: false };
+    assert.deepEqual(parseInventory(cfg).k3s.disable, ["traefik", "servicelb", "local-storage"]);
+});
+
+test("given recordings on another storage class, local-storage may be turned off", () => {
+    const cfg = goodRawConfig();
+    cfg.k3s = { version: "v1.33.5+k3s1", disable: ["local-storage"] };
+    cfg.streaming = { recording: { storageClass: "longhorn" } };
+    assert.equal(parseInventory(cfg).streaming.recording.storageClass, "longhorn");
+});
+
+test("given other pod and service networks apart from the LAN, they are accepted", () => {
+    const cfg = goodRawConfig();
+    cfg.k3s = { version: "v1.33.5+k3s1", clusterCidr: "172.16.0.0/20", serviceCidr: "172.16.16.0/28" };
+    const inv = parseInventory(cfg);
+    assert.equal(inv.k3s.clusterCidr, "172.16.0.0/20");
 });
 
 test("several problems are reported together, one line each", () => {
