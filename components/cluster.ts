@@ -52,23 +52,32 @@ export function buildCluster(args: ClusterArgs): Cluster {
     const pick = (names: readonly { name: string }[]) => names.map((h) => pis.get(h.name) as Pi);
     const tlsSans = [...inv.loadBalancers.map((h) => h.address), ...(inv.vip ? [inv.vip] : [])];
 
-    const servers = new ServerGroup("control-plane", { servers: pick(inv.servers), k3s: inv.k3s, tlsSans });
+    // The load balancers come first: the joining servers register through them. Their
+    // per-server agent certificate waits for that server's install, which exists once the
+    // server group is built below: handed over as promises that it then fulfils.
+    const installFulfilers: ((install: pulumi.Resource) => void)[] = [];
+    const serverInstalls = inv.servers.map(() => new Promise<pulumi.Resource>((resolve) => installFulfilers.push(resolve)));
     const loadBalancer = new LoadBalancer("api-lb", {
-        balancers: pick(inv.loadBalancers), servers: pick(inv.servers), serverInstalls: servers.installs,
+        balancers: pick(inv.loadBalancers), servers: pick(inv.servers), serverInstalls,
         settings: inv.loadBalancer, vip: inv.vip,
         statsPassword: args.statsPassword, vrrpPassword: args.vrrpPassword,
     });
+    const servers = new ServerGroup("control-plane", {
+        servers: pick(inv.servers), k3s: inv.k3s, tlsSans,
+        joinAddress: `https://${inv.apiAddress}:${API_PORT}`, joinUrl: loadBalancer.apiUrl,
+    });
+    servers.installs.forEach((install, i) => installFulfilers[i](install));
     // Agents join through the LB once it is configured (the URL is data from the LB)
     // and once the first server is up (the token is data read back from it); they do
     // not wait for the other servers, which join one by one meanwhile.
     const apiUrl = loadBalancer.apiUrl;
     const agents = new AgentPool("agents", {
         agents: pick(inv.agents), k3sVersion: inv.k3s.version, installScript: inv.k3s.installScript, airgap: inv.k3s.airgap,
-        token: servers.token, serverUrl: apiUrl, controlNode: servers.first,
+        token: servers.token, serverUrl: apiUrl, controlNode: servers.first, controlPlane: servers.installs,
     });
     const listNodes = remoteCommand("node-list", {
         connection: servers.first.connection,
-        create: asRoot(renderListNodesScript()),
+        create: apiUrl.apply((url) => asRoot(renderListNodesScript(url))),
         // Re-read the list whenever the inventory's node set changes.
         triggers: [[...inv.servers, ...inv.agents].map((h) => h.name).join(",")],
     }, { dependsOn: [...servers.installs, ...agents.installs] });

@@ -24,6 +24,11 @@ export interface AgentPoolArgs {
     readonly serverUrl: pulumi.Output<string>;
     /** A server with kubectl, used to drain and delete agents that are removed. */
     readonly controlNode: Pi;
+    /**
+     * Every server's install: a drain depends on them, so a destroy drains and deletes each
+     * agent's Node before any server is uninstalled (not meanwhile, against a vanishing API).
+     */
+    readonly controlPlane: readonly pulumi.Resource[];
 }
 
 export interface AgentJoin {
@@ -59,7 +64,7 @@ export class AgentPool extends pulumi.ComponentResource {
                 create: renderDrainNoticeScript(agent.name),
                 delete: asRoot(renderDrainScript(agent.name)),
                 triggers: [agent.address],
-            }, { parent: this, dependsOn: [install], deleteBeforeReplace: true });
+            }, { parent: this, dependsOn: [install, ...args.controlPlane], deleteBeforeReplace: true });
             joins.push({ agent: agent.name, serverUrl: args.serverUrl, token: args.token });
             installs.push(install);
         }

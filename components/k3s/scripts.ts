@@ -14,7 +14,12 @@ export interface K3sInstallInput {
     readonly configYaml: string;
     /** Joiners read the join token from stdin; the first server creates it. */
     readonly tokenOnStdin: boolean;
-    /** Agents: the URL they register with (servers take theirs from config.yaml). */
+    /**
+     * Joiners: the registration address. The install waits until its supervisor answers
+     * /ping (k3s pkg/server/router.go), so a join never starts while no server behind the
+     * load balancer is up (a joining k3s server exits when it cannot reach it). Agents also
+     * get it as K3S_URL; servers read theirs from config.yaml.
+     */
     readonly serverUrl?: string;
     readonly readyTimeoutSeconds: number;
 }
@@ -95,6 +100,7 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
         "else",
         ...fetch.map((l) => "  " + l),
         ...airgap.map((l) => "  " + l),
+        ...(input.serverUrl ? renderAwaitRegistrationLines(input.serverUrl, input.readyTimeoutSeconds).map((l) => "  " + l) : []),
         `  echo "picluster: installing k3s $want (${input.role}) on $(hostname)"`,
         `  export INSTALL_K3S_VERSION="$want" INSTALL_K3S_EXEC=${shq(input.role)}`,
         ...(input.role === "agent" && input.serverUrl ? [
@@ -119,6 +125,21 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
         `printf '%s\\n' "$done_marker" > ${shq(k3sMarker(service))}`,
         `echo "picluster: k3s ${input.role} ready on $(hostname)"`,
     );
+}
+
+/** Waits (bounded) until the registration address answers k3s's unauthenticated /ping. */
+function renderAwaitRegistrationLines(serverUrl: string, timeoutSeconds: number): string[] {
+    const ping = shq(serverUrl.replace(/\/$/, "") + "/ping");
+    return [
+        `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
+        `until [ "$(curl -sk --max-time 5 ${ping} 2>/dev/null)" = pong ]; do`,
+        "  if [ \"$(date +%s)\" -ge \"$deadline\" ]; then",
+        `    echo "picluster: no k3s server answered at ${serverUrl} within ${timeoutSeconds}s (the load balancer has no server up?)" >&2`,
+        "    exit 1",
+        "  fi",
+        "  sleep 2",
+        "done",
+    ];
 }
 
 function k3sMarker(service: string): string {
@@ -164,9 +185,13 @@ export function renderReadKubeconfigScript(): string {
     return script("cat /etc/rancher/k3s/k3s.yaml");
 }
 
-/** Runs on a server: lists the cluster's nodes by name, one per line. */
-export function renderListNodesScript(): string {
-    return script("timeout 60 /usr/local/bin/k3s kubectl get nodes -o 'jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}'");
+/**
+ * Runs on a server: lists the cluster's nodes by name, one per line. It asks through the
+ * registration address (in the servers' tls-san), so it answers while this server's own
+ * k3s is down.
+ */
+export function renderListNodesScript(apiUrl: string): string {
+    return script(`timeout 60 /usr/local/bin/k3s kubectl --server ${shq(apiUrl)} get nodes -o 'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}'`);
 }
 
 /** The drain resource's create step: it only says what its delete will do (from the first server). */
@@ -184,7 +209,13 @@ export function renderDrainScript(nodeName: string): string {
         "fi",
         `timeout 150 /usr/local/bin/k3s kubectl drain ${n} --ignore-daemonsets --delete-emptydir-data --force --timeout=120s \\`,
         `  || echo "picluster: warning: drain of ${nodeName} did not finish; deleting it anyway" >&2`,
-        `timeout 90 /usr/local/bin/k3s kubectl delete node ${n} --ignore-not-found --timeout=60s`,
+        "# The API may be briefly away (a server restarting, the load balancer failing over):",
+        "# retry within a bound, and fail rather than leave a Node behind.",
+        "for attempt in 1 2 3 4 5; do",
+        `  if timeout 90 /usr/local/bin/k3s kubectl delete node ${n} --ignore-not-found --timeout=60s; then break; fi`,
+        `  [ "$attempt" -lt 5 ] || { echo "picluster: could not delete node ${nodeName} from the cluster after 5 attempts" >&2; exit 1; }`,
+        "  sleep 5",
+        "done",
         `echo "picluster: ${nodeName} drained and removed from the cluster"`,
     );
 }

@@ -1,12 +1,13 @@
 // The k3s control plane: the first server starts embedded etcd (--cluster-init), the
-// others join it one at a time (so etcd grows 1 -> 2 -> 3 ... members in order). The
-// secure join token is read back from the first server and leaves this component
-// only as a secret output.
+// others join one at a time (so etcd grows 1 -> 2 -> 3 ... members in order) through the
+// fixed registration address (the VIP or load balancer, as k3s's HA docs ask), so a join
+// works while any one server, the first included, is down. The secure join token is read
+// back from the first server and leaves this component only as a secret output.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { remoteCommand } from "../shared/command";
 import { K3sSettings } from "../../inventory/schema";
-import { API_PORT, K3S_READY_TIMEOUT_SECONDS as READY_TIMEOUT_SECONDS } from "../../inventory/wellKnown";
+import { K3S_READY_TIMEOUT_SECONDS as READY_TIMEOUT_SECONDS } from "../../inventory/wellKnown";
 import { asRoot } from "../shared/bash";
 import { hostBound, Pi } from "../pi/pi";
 import { renderK3sConfig } from "./nodeConfig";
@@ -21,6 +22,10 @@ export interface ServerGroupArgs {
     readonly k3s: K3sSettings;
     /** Every name the API is reached by: load balancers and the VIP. */
     readonly tlsSans: readonly string[];
+    /** The registration address, `https://<vip or lb>:6443`, as text (the join plan). */
+    readonly joinAddress: string;
+    /** The same URL as the load balancer's output: it resolves once the LBs are configured. */
+    readonly joinUrl: pulumi.Output<string>;
 }
 
 /** Who each server joins through, as data (mocks cannot observe dependsOn). */
@@ -45,7 +50,6 @@ export class ServerGroup extends pulumi.ComponentResource {
         if (args.servers.length === 0) throw new Error("ServerGroup needs at least one server");
         const [first, ...rest] = args.servers;
         this.first = first;
-        const firstUrl = `https://${first.address}:${API_PORT}`;
 
         const firstAirgap = shipAirgap(`${name}-${first.name}`, first, args.k3s.airgap, this);
         const firstInstall = remoteCommand(`${name}-${first.name}-k3s`, {
@@ -75,18 +79,19 @@ export class ServerGroup extends pulumi.ComponentResource {
             const airgap = shipAirgap(`${name}-${server.name}`, server, args.k3s.airgap, this);
             const install = remoteCommand(`${name}-${server.name}-k3s`, {
                 connection: server.connection,
-                create: asRoot(renderK3sInstallScript({
+                create: args.joinUrl.apply((joinUrl) => asRoot(renderK3sInstallScript({
                     role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: true,
                     airgap: airgap.staged,
+                    serverUrl: joinUrl,
                     readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
-                    configYaml: renderK3sConfig({ kind: "joining-server", nodeName: server.name, nodeIp: server.address, joinUrl: firstUrl, tlsSans: args.tlsSans, k3s: args.k3s }),
-                })),
+                    configYaml: renderK3sConfig({ kind: "joining-server", nodeName: server.name, nodeIp: server.address, joinUrl, tlsSans: args.tlsSans, k3s: args.k3s }),
+                }))),
                 delete: asRoot(renderK3sUninstallScript({ role: "server", nodeName: server.name, leaveCluster: true })),
                 stdin: this.token,
                 logging: "stdoutAndStderr",
                 triggers: [server.address],
             }, hostBound(this, [server.ready, previous, ...airgap.ready]));
-            plan.push({ server: server.name, joins: firstUrl, after: plan[plan.length - 1].server });
+            plan.push({ server: server.name, joins: args.joinAddress, after: plan[plan.length - 1].server });
             installs.push(install);
         }
         this.installs = installs;

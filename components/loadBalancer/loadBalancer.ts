@@ -21,8 +21,11 @@ import {
 export interface LoadBalancerArgs {
     readonly balancers: readonly Pi[];
     readonly servers: readonly Pi[];
-    /** Each server's k3s install, in the same order: its client CA signs the agent's certificate. */
-    readonly serverInstalls: readonly pulumi.Resource[];
+    /**
+     * Each server's k3s install, in the same order: its client CA signs the agent's certificate.
+     * Promises: the servers join through this load balancer, so it is built before them.
+     */
+    readonly serverInstalls: readonly pulumi.Input<pulumi.Resource>[];
     readonly settings: LoadBalancerSettings;
     readonly vip?: string;
     /** Secrets from @pulumi/random. */

@@ -52,7 +52,7 @@ const rendered: Record<string, string> = {
     uninstallAgent: scripts.renderK3sUninstallScript({ role: "agent", nodeName: "rasp00", leaveCluster: false }),
     readToken: scripts.renderReadTokenScript(300),
     readKubeconfig: scripts.renderReadKubeconfigScript(),
-    listNodes: scripts.renderListNodesScript(),
+    listNodes: scripts.renderListNodesScript("https://10.10.50.220:6443"),
     drain: scripts.renderDrainScript("rasp00"),
     haproxyApply: scripts.renderHaproxyApplyScript(),
     haproxyRestore: scripts.renderHaproxyRestoreScript(),

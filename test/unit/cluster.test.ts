@@ -66,15 +66,19 @@ test("the LB config lists exactly the server addresses", async () => {
     }
 });
 
-test("the first server initialises the cluster and the others join after it, one at a time", async () => {
+test("the first server initialises the cluster and the others join after it, one at a time, through the VIP", async () => {
     const { cluster, registered } = await build();
     assert.deepEqual(cluster.servers.joinPlan, [
         { server: "s1", joins: undefined, after: undefined },
-        { server: "s2", joins: "https://198.18.0.31:6443", after: "s1" },
-        { server: "s3", joins: "https://198.18.0.31:6443", after: "s2" },
+        { server: "s2", joins: "https://198.18.0.100:6443", after: "s1" },
+        { server: "s3", joins: "https://198.18.0.100:6443", after: "s2" },
     ]);
     assert.match(decodeEmbeddedConfig(String(byName(registered, "control-plane-s1-k3s").inputs.create)), /^cluster-init: true$/m);
-    assert.doesNotMatch(decodeEmbeddedConfig(String(byName(registered, "control-plane-s2-k3s").inputs.create)), /cluster-init/);
+    const joining = String(byName(registered, "control-plane-s2-k3s").inputs.create);
+    assert.doesNotMatch(decodeEmbeddedConfig(joining), /cluster-init/);
+    // The registration address (k3s's HA docs), never the first server: a join works while it is down.
+    assert.match(decodeEmbeddedConfig(joining), /^server: "https:\/\/198\.18\.0\.100:6443"$/m);
+    assert.match(joining, /198\.18\.0\.100:6443\/ping/, "the install waits for the registration address to answer");
     assert.equal(byName(registered, "control-plane-s1-k3s").inputs.stdin, undefined, "the first server takes no token");
     assert.deepEqual(unwrapInput(byName(registered, "control-plane-s2-k3s").inputs.stdin), { value: FAKE_TOKEN, secret: true });
 });
