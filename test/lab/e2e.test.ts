@@ -9,7 +9,7 @@
 import { after, before, describe, it, TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { agentCheck, apiGet, Lab, LAB_HOME, parseKubeconfig, processTree, REPO, sampleCommandLines, show, sleep, stepsOf } from "./labkit";
@@ -41,8 +41,8 @@ async function until(what: string, seconds: number, check: () => boolean | Promi
 
 interface NodeDoc { metadata: { name: string; annotations: Record<string, string> } }
 
-function nodeJson(name: string): NodeDoc | undefined {
-    const r = lab.exec("t-s1", `k3s kubectl get node ${name} -o json`);
+function nodeJson(name: string, on = "t-s1"): NodeDoc | undefined {
+    const r = lab.exec(on, `k3s kubectl get node ${name} -o json`);
     return r.status === 0 ? JSON.parse(r.stdout) as NodeDoc : undefined;
 }
 
@@ -51,6 +51,24 @@ function readyNodes(on = "t-s1"): string[] {
     if (r.status !== 0) return [];
     const doc = JSON.parse(r.stdout) as { items: { metadata: { name: string }; status: { conditions: { type: string; status: string }[] } }[] };
     return doc.items.filter((n) => n.status.conditions.some((c) => c.type === "Ready" && c.status === "True")).map((n) => n.metadata.name).sort();
+}
+
+/** The real kubectl with a kubeconfig (the stack's output) in a private temporary file; done() removes it. */
+function kubectlFor(kubeconfigText: string) {
+    const dir = mkdtempSync(join(tmpdir(), "e2e-kubectl-"));
+    const kubeconfig = join(dir, "config");
+    writeFileSync(kubeconfig, kubeconfigText, { mode: 0o600 });
+    assert.equal(parseKubeconfig(kubeconfigText).server, `https://${lab.vip}:6443`, "the stack's kubeconfig points at the VIP");
+    const kubectl = (args: string[], input?: string) => {
+        const r = spawnSync(KUBECTL, ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8", timeout: 120_000, input });
+        return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+    };
+    const ok = (args: string[], input?: string) => {
+        const r = kubectl(args, input);
+        assert.equal(r.status, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
+        return r.stdout;
+    };
+    return { kubectl, ok, done: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 interface NodeAuditEvent { verb: string; time: string; code: number; body?: { spec?: { unschedulable?: boolean } } }
@@ -134,6 +152,35 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
             assert.ok(value.length >= 8, `could not read the ${what}`);
             const hit = cmdlines.find((l) => l.includes(value) || l.includes(value.slice(0, 24)));
             assert.equal(hit, undefined, `the ${what} stood on a process list: ${hit?.slice(0, 200)}`);
+        }
+    });
+
+    it("the same pulumi up deployed the streaming platform on the real API: Deployments available, recordings bound, RTMP and the Ingress given the nodes' addresses", (t) => {
+        if (notConverged(t)) return;
+        const k = kubectlFor(lab.output("kubeconfig"));
+        try {
+            const ns = "streaming";
+            const doc = JSON.parse(k.ok(["get", "deployments,services,persistentvolumeclaims,ingresses", "-n", ns, "-o", "json"])) as {
+                items: { kind: string; metadata: { name: string }; spec: { type?: string; replicas?: number; volumeName?: string };
+                    status: { availableReplicas?: number; phase?: string; loadBalancer?: { ingress?: { ip: string }[] } } }[] };
+            const of = (kind: string) => doc.items.filter((i) => i.kind === kind);
+            const deployments = of("Deployment");
+            assert.ok(deployments.length >= 2, `the server and player Deployments: ${JSON.stringify(deployments.map((d) => d.metadata.name))}`);
+            for (const d of deployments) assert.equal(d.status.availableReplicas, d.spec.replicas, `${d.metadata.name} is available`);
+            const claims = of("PersistentVolumeClaim");
+            assert.equal(claims.length, 1, "the recordings claim");
+            assert.equal(claims[0].status.phase, "Bound", `the recordings claim is bound (local-path): ${JSON.stringify(claims[0])}`);
+            const nodeIPs = [...lab.active("server"), ...lab.active("agent")].map((p) => p.address).sort();
+            const rtmp = of("Service").filter((svc) => svc.spec.type === "LoadBalancer");
+            assert.equal(rtmp.length, 1, "one LoadBalancer Service (RTMP)");
+            assert.deepEqual((rtmp[0].status.loadBalancer?.ingress ?? []).map((i) => i.ip).sort(), nodeIPs, "ServiceLB lists every node");
+            const ingresses = of("Ingress");
+            assert.equal(ingresses.length, 1);
+            assert.deepEqual((ingresses[0].status.loadBalancer?.ingress ?? []).map((i) => i.ip).sort(), nodeIPs, "Traefik's addresses on the Ingress");
+            const publish = JSON.parse(lab.output("streamingPublishUrls")) as Record<string, string>;
+            assert.match(publish.studio ?? "", /^rtmp:\/\/[\d.]+:1935\/live\/studio\?key=[A-Za-z0-9]+$/);
+        } finally {
+            k.done();
         }
     });
 
@@ -247,19 +294,8 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
 
     it("a real kubectl through the VIP with the stack's kubeconfig: every node Ready, pods and API resources listed, a Deployment's pods Running, drained off an agent", async (t) => {
         if (notConverged(t)) return;
-        const dir = mkdtempSync(join(tmpdir(), "e2e-kubectl-"));
-        const kubeconfig = join(dir, "config");
-        writeFileSync(kubeconfig, lab.output("kubeconfig"), { mode: 0o600 });
-        assert.equal(parseKubeconfig(readFileSync(kubeconfig, "utf8")).server, `https://${lab.vip}:6443`);
-        const kubectl = (args: string[], input?: string) => {
-            const r = spawnSync(KUBECTL, ["--kubeconfig", kubeconfig, ...args], { encoding: "utf8", timeout: 120_000, input });
-            return { status: r.status ?? -1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-        };
-        const ok = (args: string[], input?: string) => {
-            const r = kubectl(args, input);
-            assert.equal(r.status, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
-            return r.stdout;
-        };
+        const k = kubectlFor(lab.output("kubeconfig"));
+        const { kubectl, ok } = k;
         try {
             const nodes = JSON.parse(ok(["get", "nodes", "-o", "json"])) as { items: { metadata: { name: string }; status: { conditions: { type: string; status: string }[] } }[] };
             const ready = nodes.items.filter((n) => n.status.conditions.some((c) => c.type === "Ready" && c.status === "True")).map((n) => n.metadata.name).sort();
@@ -303,7 +339,7 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         } finally {
             for (const a of lab.active("agent")) kubectl(["uncordon", a.name]);
             kubectl(["delete", "deployment", "e2e-web", "--ignore-not-found", "--wait=true", "--timeout=60s"]);
-            rmSync(dir, { recursive: true, force: true });
+            k.done();
         }
     });
 
@@ -388,15 +424,22 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         for (const n of added) assert.equal(plan.get(`${n}-prepare`), "create", `${n} is prepared`);
         const pids = new Map(lab.active("loadbalancer").map((lb) => [lb.name, lab.execOk(lb.name, "pidof haproxy").trim()]));
 
-        // Issue 15: joins go through the registration address, so they work while the first
-        // server (the one that ran --cluster-init) is down.
+        // Issue 15: joins go through the registration address, so they get through while the first
+        // server (the one that ran --cluster-init) is down: t-a4 registers and t-s4 fetches the
+        // cluster's bootstrap data through the VIP. etcd itself then refuses to add a member while
+        // a voting member is unreachable (its strict reconfiguration check: "unhealthy cluster",
+        // as with k3s's embedded etcd), so t-s1 comes back once t-s4 waits on exactly that.
+        const k3sLog = (pi: string) => lab.exec(pi, "cat /run/systemctl-standin/k3s/log 2>/dev/null").stdout;
         lab.execOk("t-s1", "systemctl stop k3s");
-        let r: ReturnType<typeof lab.converge>;
+        const up = lab.pulumiUpAsync();
         try {
-            r = lab.converge();
+            await until("t-s4 got the cluster's bootstrap through the VIP and waits for etcd to accept a member", 300,
+                () => /etcd cluster not ready for a new member/.test(k3sLog("t-s4")));
+            await until("t-a4 registered through the VIP", 60, () => nodeJson("t-a4", "t-s2") !== undefined);
         } finally {
             lab.execOk("t-s1", "systemctl start k3s");
         }
+        const r = await up.done;
         assert.equal(r.status, 0, show(r));
         converged = true;
         const steps = stepsOf(r.stdout);
@@ -464,6 +507,11 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         const r = lab.pulumi(["destroy", "--yes", "--skip-preview"]);
         assert.equal(r.status, 0, show(r));
         converged = false;
+        // The streaming platform was deleted on the API while it was still there, not dropped
+        // from the state as unreachable after the cluster went (its provider's deleteUnreachable).
+        assert.match(r.stdout, /kubernetes:apps\/v1:Deployment \S+ deleted/, show(r));
+        assert.match(r.stdout, /kubernetes:core\/v1:Namespace \S+ deleted/, show(r));
+        assert.doesNotMatch(r.stdout + r.stderr, /cluster is unreachable and the `deleteUnreachable` option is enabled/, show(r));
         const diffs: string[] = [];
         for (const p of lab.pis) {
             for (const d of treeDiff(p.name)) diffs.push(`${p.name}: ${d}`);
@@ -483,7 +531,8 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         const osRelease = join(lab.dir, "pis", old.name, "etc", "os-release");
         const link = readlinkSync(osRelease);
         const before = lab.tree(old.name);
-        rmSync(osRelease);
+        // unlink, not rm: seen from the host the link dangles (it points into the Pi's /usr).
+        unlinkSync(osRelease);
         writeFileSync(osRelease, 'PRETTY_NAME="Debian GNU/Linux 11 (bullseye)"\nNAME="Debian GNU/Linux"\nVERSION_ID="11"\nVERSION_CODENAME=bullseye\nID=debian\n');
         lab.lab(["sshd", victim.name, "stop"]);
         try {
@@ -495,14 +544,14 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
             assert.match(text, /t-a2-prepare/, "the error names the Pi's resource");
             assert.match(text, /picluster: t-a1 runs Debian GNU\/Linux 11 \(bullseye\) .*supports Raspberry Pi OS or Debian 12 \(Bookworm\) or newer/, "the refusal names the old Pi and what it runs");
             assert.match(text, /t-a1-prepare/, "the refusal names the Pi's resource");
-            rmSync(osRelease);
+            unlinkSync(osRelease);
             symlinkSync(link, osRelease);
             assert.deepEqual(lab.tree(old.name), before, "nothing changed on the Pi that was refused");
             console.log(`# up with ${victim.name}'s sshd down and ${old.name} on Debian 11 failed after ${r.seconds.toFixed(1)}s`);
         } finally {
             lab.lab(["sshd", victim.name, "start"]);
-            if (!existsSync(osRelease) || !lstatSync(osRelease).isSymbolicLink()) {
-                rmSync(osRelease, { force: true });
+            if (!lstatSync(osRelease, { throwIfNoEntry: false })?.isSymbolicLink()) {
+                if (lstatSync(osRelease, { throwIfNoEntry: false })) unlinkSync(osRelease);
                 symlinkSync(link, osRelease);
             }
         }
