@@ -55,7 +55,7 @@ export class AgentPool extends pulumi.ComponentResource {
                     serverUrl: url, readyTimeoutSeconds: K3S_READY_TIMEOUT_SECONDS,
                     configYaml: renderK3sConfig({ kind: "agent", nodeName: agent.name, nodeIp: agent.address, joinUrl: url }),
                 }))),
-                delete: asRoot(renderK3sUninstallScript({ role: "agent", nodeName: agent.name, leaveCluster: false })),
+                delete: asRoot(renderK3sUninstallScript({ role: "agent", nodeName: agent.name })),
                 stdin: args.token,
                 triggers: [agent.address],
             }, hostBound(this, [agent.ready, ...airgap.ready]));

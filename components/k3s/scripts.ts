@@ -146,16 +146,21 @@ function k3sMarker(service: string): string {
     return `${STATE_DIR}/${service}.installed`;
 }
 
-/** Removes k3s from a node; a server first leaves etcd by deleting its own node. */
-export function renderK3sUninstallScript(input: { role: "server" | "agent"; nodeName: string; leaveCluster: boolean }): string {
+/**
+ * Removes k3s from a node. A server first leaves etcd the way k3s removes members: it asks the
+ * cluster (through the registration address, so never only its own API) to remove its member with
+ * the `etcd.k3s.cattle.io/remove` annotation, which k3s's member controller on the elected leader
+ * acts on (k3s pkg/etcd/member_controller.go: it sets `removed-node-name` once the member is
+ * gone). Then k3s is stopped at once: k3s exits when its member is removed and systemd restarts it
+ * 5 s later, and a restart after the removal wipes its data and rejoins as a new member. Only then
+ * is the Node deleted and k3s uninstalled. k3s keeps running until the removal is committed, so
+ * the remaining members keep quorum even when going from two to one. The last etcd server does
+ * not leave (there is nothing to leave); a member still there after the wait fails the delete.
+ */
+export function renderK3sUninstallScript(input: { role: "server" | "agent"; nodeName: string; apiUrl?: string }): string {
     const uninstall = input.role === "server" ? "/usr/local/bin/k3s-uninstall.sh" : "/usr/local/bin/k3s-agent-uninstall.sh";
     return script(
-        ...(input.leaveCluster ? [
-            "# Deleting the Node makes k3s remove this member from etcd, so the remaining",
-            "# servers keep a clean member list and the name can join again later.",
-            `timeout 90 /usr/local/bin/k3s kubectl delete node ${shq(input.nodeName)} --ignore-not-found --timeout=60s \\`,
-            `  || echo "picluster: warning: could not delete node ${input.nodeName} from the cluster" >&2`,
-        ] : []),
+        ...(input.role === "server" && input.apiUrl ? renderLeaveEtcdLines(input.nodeName, input.apiUrl) : []),
         `if [ -x ${uninstall} ]; then timeout 300 ${uninstall}; fi`,
         `rm -f ${shq(K3S_CONFIG_PATH)} ${shq(K3S_TOKEN_FILE)}`,
         `rm -f ${shq(k3sMarker(input.role === "server" ? "k3s" : "k3s-agent"))}`,
@@ -164,6 +169,64 @@ export function renderK3sUninstallScript(input: { role: "server" | "agent"; node
         "rmdir /etc/rancher/k3s /etc/rancher /var/lib/rancher 2>/dev/null || true",
         `echo "picluster: k3s removed from $(hostname)"`,
     );
+}
+
+/** Seconds the leave waits for k3s to report the member removed. */
+export const MEMBER_REMOVAL_TIMEOUT_SECONDS = 120;
+
+function renderLeaveEtcdLines(nodeName: string, apiUrl: string): string[] {
+    const n = shq(nodeName);
+    const removed = "'jsonpath={.metadata.annotations.etcd\\.k3s\\.cattle\\.io/removed-node-name}'";
+    const member = "'jsonpath={.metadata.annotations.etcd\\.k3s\\.cattle\\.io/node-name}'";
+    return [
+        "kubectl_at() { local server=$1; shift; timeout 20 /usr/local/bin/k3s kubectl ${server:+--server \"$server\"} --request-timeout=10s \"$@\"; }",
+        `api=${shq(apiUrl)}`,
+        "vip() { kubectl_at \"$api\" \"$@\"; }",
+        "if [ -x /usr/local/bin/k3s ] && [ -s /etc/rancher/k3s/k3s.yaml ]; then",
+        "  # The other etcd servers: asked of the local API first, else through the registration address.",
+        "  etcd_nodes=''",
+        "  asked=no",
+        "  for attempt in 1 2 3 4 5 6; do",
+        "    for server in '' \"$api\"; do",
+        "      if etcd_nodes=$(kubectl_at \"$server\" get nodes -l node-role.kubernetes.io/etcd -o 'jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}' 2>/dev/null); then asked=yes; break 2; fi",
+        "    done",
+        "    sleep 5",
+        "  done",
+        `  others=$(printf '%s\\n' "$etcd_nodes" | grep -vx -- ${n} | grep -c . || true)`,
+        "  if [ \"$asked\" = no ]; then",
+        `    echo "picluster: warning: no Kubernetes API answered (here or at $api): uninstalling ${nodeName} without leaving etcd" >&2`,
+        "  elif [ \"$others\" -eq 0 ]; then",
+        `    echo "picluster: ${nodeName} is the last etcd server: nothing to leave"`,
+        "  else",
+        `    echo "picluster: ${nodeName} leaves etcd: asking the cluster to remove its member ($others other etcd servers remain)"`,
+        `    deadline=$(( $(date +%s) + 60 ))`,
+        `    until vip annotate node ${n} etcd.k3s.cattle.io/remove=true --overwrite >/dev/null; do`,
+        `      [ "$(date +%s)" -lt "$deadline" ] || { echo "picluster: could not mark the etcd member of ${nodeName} for removal through $api within 60s" >&2; exit 1; }`,
+        "      sleep 2",
+        "    done",
+        `    deadline=$(( $(date +%s) + ${MEMBER_REMOVAL_TIMEOUT_SECONDS} ))`,
+        `    until [ -n "$(vip get node ${n} -o ${removed} 2>/dev/null)" ]; do`,
+        "      if [ \"$(date +%s)\" -ge \"$deadline\" ]; then",
+        `        echo "picluster: the etcd member of ${nodeName} is still in the cluster after ${MEMBER_REMOVAL_TIMEOUT_SECONDS}s (k3s's member controller did not set etcd.k3s.cattle.io/removed-node-name); k3s stays installed on ${nodeName}: check the leader's k3s log, then run this again" >&2`,
+        "        exit 1",
+        "      fi",
+        "      sleep 0.5",
+        "    done",
+        "    # At once: a restart after the removal would rejoin as a new member.",
+        "    timeout 120 systemctl stop k3s",
+        `    if [ -n "$(vip get node ${n} -o ${member} 2>/dev/null)" ]; then`,
+        `      echo "picluster: ${nodeName} rejoined etcd as a new member before k3s could be stopped; k3s is stopped now: run this again to remove that member" >&2`,
+        "      exit 1",
+        "    fi",
+        `    echo "picluster: the cluster removed the etcd member of ${nodeName} ($(vip get node ${n} -o ${removed}))"`,
+        "    for attempt in 1 2 3 4 5; do",
+        `      if vip delete node ${n} --ignore-not-found --timeout=60s; then break; fi`,
+        `      [ "$attempt" -lt 5 ] || { echo "picluster: could not delete node ${nodeName} after 5 attempts" >&2; exit 1; }`,
+        "      sleep 5",
+        "    done",
+        "  fi",
+        "fi",
+    ];
 }
 
 /** Prints the secure join token once the first server has written it. */

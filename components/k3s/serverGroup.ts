@@ -60,7 +60,9 @@ export class ServerGroup extends pulumi.ComponentResource {
                 readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
                 configYaml: renderK3sConfig({ kind: "first-server", nodeName: first.name, nodeIp: first.address, tlsSans: args.tlsSans, k3s: args.k3s }),
             })),
-            delete: asRoot(renderK3sUninstallScript({ role: "server", nodeName: first.name, leaveCluster: false })),
+            // It leaves etcd too when other servers remain (it was dropped from the inventory);
+            // the script finds out whether it is the last one.
+            delete: args.joinUrl.apply((apiUrl) => asRoot(renderK3sUninstallScript({ role: "server", nodeName: first.name, apiUrl }))),
             triggers: [first.address],
         }, hostBound(this, [first.ready, ...firstAirgap.ready]));
 
@@ -86,7 +88,7 @@ export class ServerGroup extends pulumi.ComponentResource {
                     readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
                     configYaml: renderK3sConfig({ kind: "joining-server", nodeName: server.name, nodeIp: server.address, joinUrl, tlsSans: args.tlsSans, k3s: args.k3s }),
                 }))),
-                delete: asRoot(renderK3sUninstallScript({ role: "server", nodeName: server.name, leaveCluster: true })),
+                delete: args.joinUrl.apply((apiUrl) => asRoot(renderK3sUninstallScript({ role: "server", nodeName: server.name, apiUrl }))),
                 stdin: this.token,
                 logging: "stdoutAndStderr",
                 triggers: [server.address],

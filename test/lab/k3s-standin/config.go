@@ -15,9 +15,11 @@ import (
 const (
 	configFile  = "/etc/rancher/k3s/config.yaml"
 	configDir   = "/etc/rancher/k3s/config.yaml.d"
-	dataDir     = "/var/lib/rancher/k3s"
 	nodePassDir = "/etc/rancher/node"
 )
+
+// dataDir is k3s's data directory (a variable only so that tests can point it elsewhere).
+var dataDir = "/var/lib/rancher/k3s"
 
 // Config holds the flags the stand-in understands. Like k3s, the values come from the
 // config file(s) (given as if they were command-line flags), the command line, and K3S_*

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log"
 	"net/http"
 	"time"
 )
@@ -54,78 +53,6 @@ func (s *server) ensureNodePassword(ctx context.Context, node, password string) 
 		return s.ensureNodePassword(ctx, node, password)
 	}
 	return err
-}
-
-type nodeObject struct {
-	Metadata objectMeta `json:"metadata"`
-}
-
-// watchNodeRemovals does, on every server, what k3s does when a Node is deleted: its node
-// controller removes the node's password Secret (k3s pkg/node/controller.go onRemove) and, for a
-// server, its etcd member goes too (k3s pkg/etcd: the member of a deleted etcd node is removed).
-// It lists Nodes every second and acts on the ones that disappeared (or came back with another
-// uid); removing what is already gone is not an error, as several servers act on the same event.
-func (s *server) watchNodeRemovals() {
-	known := map[string]nodeObject{}
-	primed := false
-	for {
-		time.Sleep(time.Second)
-		var list struct {
-			Items []nodeObject `json:"items"`
-		}
-		if err := s.local.do(http.MethodGet, "/api/v1/nodes", nil, &list); err != nil {
-			continue
-		}
-		now := map[string]nodeObject{}
-		for _, n := range list.Items {
-			now[n.Metadata.Name] = n
-		}
-		if primed {
-			for name, old := range known {
-				if n, ok := now[name]; ok && n.Metadata.UID == old.Metadata.UID {
-					continue
-				}
-				s.nodeRemoved(name, old)
-			}
-		}
-		known, primed = now, true
-	}
-}
-
-func (s *server) nodeRemoved(name string, old nodeObject) {
-	if _, stillThere := s.currentNode(name); !stillThere {
-		if err := s.local.do(http.MethodDelete, passwordSecretPath(name), nil, nil); err == nil {
-			log.Printf("node %s deleted: its node password secret removed", name)
-		} else if !isNotFound(err) {
-			log.Printf("node %s deleted: removing its node password secret: %v", name, err)
-		}
-	}
-	memberName := old.Metadata.Annotations["etcd.k3s.cattle.io/node-name"]
-	if memberName == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	members, err := s.etcd.members(ctx)
-	if err != nil {
-		log.Printf("node %s deleted: listing etcd members: %v", name, err)
-		return
-	}
-	for _, m := range members {
-		if m.Name == memberName {
-			if err := s.etcd.removeMember(ctx, m.ID); err != nil {
-				log.Printf("node %s deleted: removing etcd member %s: %v", name, memberName, err)
-				return
-			}
-			log.Printf("removing etcd member %s of deleted node %s", memberName, name)
-		}
-	}
-}
-
-func (s *server) currentNode(name string) (nodeObject, bool) {
-	var n nodeObject
-	err := s.local.do(http.MethodGet, "/api/v1/nodes/"+name, nil, &n)
-	return n, err == nil
 }
 
 // labelServerNode marks this server's Node the way k3s's server does once the Node exists (k3s

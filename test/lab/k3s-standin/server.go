@@ -60,11 +60,15 @@ func runServer(cfg *Config) error {
 	if err := os.MkdirAll(tlsDir(), 0o700); err != nil {
 		return err
 	}
-	etcdLog := &prefixWriter{prefix: "etcd: ", w: os.Stderr}
+	etcdWatch := newRemovalWatch(&prefixWriter{prefix: "etcd: ", w: os.Stderr})
+	etcdLog := io.Writer(etcdWatch)
 	var (
 		exited <-chan error
 		err    error
 	)
+	if _, err := takeTombstone(); err != nil {
+		return err
+	}
 	hasData := dirHas(filepath.Join(etcdDir(), "member"))
 	switch {
 	case hasData:
@@ -154,7 +158,9 @@ func runServer(cfg *Config) error {
 		}
 	}()
 	log.Printf("Supervisor listening on :%d (k3s endpoints; the rest to kube-apiserver on 127.0.0.1:%d)", apiPort, apiserverPort)
-	go s.watchNodeRemovals()
+	l := &leader{s: s, id: cfg.NodeName}
+	go l.run()
+	go s.runLeaderControllers(l)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
@@ -181,7 +187,21 @@ func runServer(cfg *Config) error {
 			}
 			log.Printf("k3s server (stand-in) is up: node %s registered", cfg.NodeName)
 			notifyReady()
+		case <-etcdWatch.removed:
+			if err := writeTombstone(); err != nil {
+				return err
+			}
+			close(stop)
+			return errors.New("This node has been removed from the cluster - please restart k3s to rejoin the cluster")
 		case e := <-exited:
+			select {
+			case <-etcdWatch.removed: // etcd said why it stopped: handled above on the next pass
+				if err := writeTombstone(); err != nil {
+					return err
+				}
+				return errors.New("This node has been removed from the cluster - please restart k3s to rejoin the cluster")
+			default:
+			}
 			return fmt.Errorf("etcd exited: %v", e)
 		case e := <-components:
 			return e
@@ -319,26 +339,27 @@ func (s *server) join(etcdLog io.Writer) (<-chan error, error) {
 	}
 	peerURL := "https://" + s.cfg.NodeIP + ":2380"
 	s.memberName = s.cfg.NodeName + "-" + randomHex(4)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	// k3s pkg/etcd/etcd.go join: a member named after this node under another suffix is an earlier
+	// life of it that was never removed; k3s refuses to join then (it does not remove it). An
+	// unnamed member with this node's peer URL is this node's own learner from a start that was cut
+	// off before etcd ran: k3s takes it as itself instead of adding another.
+	var (
+		self    member
+		members []member
+		reuse   bool
+	)
 	for _, m := range info.Members {
-		for _, u := range m.PeerURLs {
-			if u == peerURL {
-				// A member left behind by an earlier life of this node (its data is gone).
-				log.Printf("removing stale etcd member %s (%s) with this node's peer URL", m.Name, m.ID)
-				if err := ec.removeMember(ctx, m.ID); err != nil {
-					return nil, fmt.Errorf("removing stale etcd member: %w", err)
-				}
-			}
+		if m.Name != "" && memberBaseName(m.Name) == s.cfg.NodeName {
+			return nil, fmt.Errorf("duplicate node name found, please use a unique name for this node (etcd member %s is still in the cluster)", m.Name)
+		}
+		if m.Name == "" && len(m.PeerURLs) == 1 && m.PeerURLs[0] == peerURL {
+			self, members, reuse = m, info.Members, true
+			log.Printf("etcd already lists this node's learner %s (%s): starting as it", m.ID, peerURL)
 		}
 	}
 	// etcd refuses new members until every voting member has been connected for 5 s
 	// ("unhealthy cluster"), e.g. right after the previous server joined: retry (bounded).
-	var (
-		self    member
-		members []member
-	)
-	for addDeadline := time.Now().Add(90 * time.Second); ; {
+	for addDeadline := time.Now().Add(90 * time.Second); !reuse; {
 		actx, acancel := context.WithTimeout(context.Background(), 10*time.Second)
 		self, members, err = ec.addLearner(actx, peerURL)
 		acancel()
