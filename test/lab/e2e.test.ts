@@ -90,10 +90,12 @@ function nodeAudit(name: string): NodeAuditEvent[] {
     return events.sort((a, b) => a.time.localeCompare(b.time));
 }
 
-/** etcd's own member list, read on t-s1 with etcdctl: exactly `n` started members. */
+/** etcd's own member list, read on t-s1 with etcdctl: exactly `n` members, every one started (no stale one). */
 function assertStartedEtcdMembers(n: number): void {
     const members = lab.execOk("t-s1", "ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert /var/lib/rancher/k3s/server/tls/etcd-ca.crt --cert /var/lib/rancher/k3s/server/tls/etcd/client.crt --key /var/lib/rancher/k3s/server/tls/etcd/client.key member list");
-    assert.equal(members.trim().split("\n").filter((l) => l.includes(", started, ")).length, n, members);
+    const lines = members.trim().split("\n").filter((l) => l.trim().length > 0);
+    assert.equal(lines.length, n, `exactly ${n} etcd members: ${members}`);
+    assert.equal(lines.filter((l) => l.includes(", started, ")).length, n, members);
 }
 
 function haproxyServers(lb: string): { name: string; address: string; backup: boolean }[] {
@@ -490,7 +492,15 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         await until("t-a3 back and Ready, t-s4 and t-s5 gone", 60, () => readyNodes().join(" ") === "t-a1 t-a2 t-a3 t-a4 t-s1 t-s2 t-s3");
         for (const gone of ["t-s4", "t-s5"]) {
             assert.ok(!existsSync(join(lab.dir, "pis", gone, "usr-local", "bin", "k3s")), `k3s's uninstall removed the binary from ${gone}`);
+            // Issue 15: removed by k3s's member controller on the leader, asked with the annotation.
+            assert.match(r.stdout, new RegExp(`picluster: the cluster removed the etcd member of ${gone} \\(${gone}-[0-9a-f]+\\)`), show(r));
         }
+        const leaderLogs = ["t-s1", "t-s2", "t-s3"].map((pi) => lab.exec(pi, "cat /run/systemctl-standin/k3s/log 2>/dev/null").stdout).join("\n");
+        for (const gone of ["t-s4", "t-s5"]) {
+            assert.match(leaderLogs, new RegExp(`removing etcd member ${gone}-[0-9a-f]+ \\(\\S+\\) of node ${gone}, as requested by etcd\\.k3s\\.cattle\\.io/remove`),
+                "the leader's member controller removed it");
+        }
+        assertStartedEtcdMembers(3);
         // ... and the servers rejoin under their old names, with new node passwords and empty etcd data.
         lab.config({ with: ["t-s4", "t-s5", "t-a4"] });
         r = lab.converge();
