@@ -431,7 +431,7 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         // cluster's bootstrap data through the VIP. etcd itself then refuses to add a member while
         // a voting member is unreachable (its strict reconfiguration check: "unhealthy cluster",
         // as with k3s's embedded etcd), so t-s1 comes back once t-s4 waits on exactly that.
-        const k3sLog = (pi: string) => lab.exec(pi, "cat /run/systemctl-standin/k3s/log 2>/dev/null").stdout;
+        const k3sLog = (pi: string) => lab.exec(pi, "cat /run/systemctl-standin/k3s.service/log 2>/dev/null").stdout;
         lab.execOk("t-s1", "systemctl stop k3s");
         const up = lab.pulumiUpAsync();
         try {
@@ -495,7 +495,7 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
             // Issue 15: removed by k3s's member controller on the leader, asked with the annotation.
             assert.match(r.stdout, new RegExp(`picluster: the cluster removed the etcd member of ${gone} \\(${gone}-[0-9a-f]+\\)`), show(r));
         }
-        const leaderLogs = ["t-s1", "t-s2", "t-s3"].map((pi) => lab.exec(pi, "cat /run/systemctl-standin/k3s/log 2>/dev/null").stdout).join("\n");
+        const leaderLogs = ["t-s1", "t-s2", "t-s3"].map((pi) => lab.exec(pi, "cat /run/systemctl-standin/k3s.service/log 2>/dev/null").stdout).join("\n");
         for (const gone of ["t-s4", "t-s5"]) {
             assert.match(leaderLogs, new RegExp(`removing etcd member ${gone}-[0-9a-f]+ \\(\\S+\\) of node ${gone}, as requested by etcd\\.k3s\\.cattle\\.io/remove`),
                 "the leader's member controller removed it");
