@@ -4,7 +4,7 @@
 // 127.0.1.1 line follows the new hostname and comes back byte for byte on undo.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { renderHostsLines, renderHostsRestoreLines, renderOsCheckLines } from "../../components/pi/scripts";
 import { renderCgroupCheckLines } from "../../components/k3s/scripts";
@@ -92,26 +92,31 @@ test("the cgroup check accepts cgroup v1 with memory and refuses it without", ()
     assert.match(r.stderr, /no memory cgroup/);
 });
 
-function hostsFixture(text: string) {
+function hostsFixture(text: string, mode = 0o644) {
     const dir = tempDir("hosts-");
     const stateDir = join(dir, "state");
     mkdirSync(stateDir);
-    return { hostsFile: writeTemp(dir, "hosts", text), stateDir };
+    return { hostsFile: writeTemp(dir, "hosts", text, mode), stateDir };
 }
+
+const modeOf = (path: string) => statSync(path).mode & 0o7777;
 
 const DEBIAN_HOSTS = "127.0.0.1\tlocalhost\n127.0.1.1\traspberrypi\n\n# The following lines are desirable for IPv6 capable hosts\n::1     localhost ip6-localhost ip6-loopback\n";
 
-test("the hosts step maps 127.0.1.1 to the new name, once, and the undo gives back the file byte for byte", () => {
-    const at = hostsFixture(DEBIAN_HOSTS);
+test("the hosts step maps 127.0.1.1 to the new name, once, and the undo gives back the file byte for byte, mode included", () => {
+    // An unusual mode (the lab's Pis have one): kept by the edit and by the undo.
+    const at = hostsFixture(DEBIAN_HOSTS, 0o755);
     let r = runLines(renderHostsLines("rasp04", at));
     assert.equal(r.status, 0, output(r));
     assert.equal(readFileSync(at.hostsFile, "utf8"), DEBIAN_HOSTS.replace("127.0.1.1\traspberrypi", "127.0.1.1\trasp04"));
+    assert.equal(modeOf(at.hostsFile), 0o755);
     r = runLines(renderHostsLines("rasp04", at));
     assert.equal(r.status, 0, output(r));
     assert.doesNotMatch(r.stdout, /maps 127\.0\.1\.1/, "a second run changes nothing");
     r = runLines(renderHostsRestoreLines(at));
     assert.equal(r.status, 0, output(r));
     assert.equal(readFileSync(at.hostsFile, "utf8"), DEBIAN_HOSTS);
+    assert.equal(modeOf(at.hostsFile), 0o755);
     assert.ok(!existsSync(join(at.stateDir, "hosts.line")), "the saved line is gone after the undo");
 });
 
