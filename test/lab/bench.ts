@@ -1,6 +1,8 @@
 // The lab benchmark (run by test/lab/bench): for each lab size, `pulumi up` from empty with
 // the real CLI, timed; the critical path (the longest chain of dependent steps, each
-// weighted by its own duration as the engine reported it); their ratio; a no-change up.
+// weighted by its own duration as the engine reported it); their ratio; a no-change up; the
+// streaming platform's Deployments; each server's control plane (apiserver start to ready, resident
+// memory per program); `pulumi destroy`.
 // Step durations come from the engine's events (`pulumi up --json`), timestamped as they
 // arrive, so each step's own duration is known to a few milliseconds.
 import { writeFileSync } from "node:fs";
@@ -17,7 +19,55 @@ interface Figures {
     critical: number;
     chain: string[];
     noChange: number;
+    destroy: number;
+    /** The streaming platform's Deployments available after the up, out of how many. */
+    streaming: string;
+    controlPlane: ControlPlaneFigures;
 }
+
+/** Per simulated server: seconds from the apiserver's start to ready, and resident memory (MiB) per program. */
+interface ControlPlaneFigures {
+    apiserverReady: number[];
+    memory: Map<string, number[]>;
+}
+
+/** The programs of a k3s server in the lab: k3s's own (the stand-in) and the real parts it runs. */
+const SERVER_PROGRAMS = ["k3s", "etcd", "kube-apiserver", "kube-controller", "kube-scheduler", "kwok"];
+
+const stamp = (line: string) => {
+    const m = /^(\d{4})\/(\d\d)\/(\d\d) (\d\d:\d\d:\d\d\.\d+)/.exec(line);
+    return m ? Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}Z`) / 1000 : NaN;
+};
+
+/** Read from each server: the stand-in's own log (the apiserver's start and readiness) and ps. */
+function controlPlaneFigures(lab: Lab): ControlPlaneFigures {
+    const apiserverReady: number[] = [];
+    const memory = new Map<string, number[]>(SERVER_PROGRAMS.map((p) => [p, []]));
+    for (const s of lab.active("server")) {
+        const log = lab.exec(s.name, "cat /run/systemctl-standin/k3s.service/log").stdout.split("\n");
+        const started = log.filter((l) => l.includes("kube-apiserver started")).map(stamp).pop();
+        const ready = log.filter((l) => l.includes("kube-apiserver is ready")).map(stamp).pop();
+        if (started !== undefined && ready !== undefined && ready >= started) apiserverReady.push(ready - started);
+        for (const line of lab.execOk(s.name, "ps -eo rss=,comm=").split("\n")) {
+            const m = /^\s*(\d+)\s+(\S+)/.exec(line);
+            if (m && memory.has(m[2])) memory.get(m[2])?.push(Number(m[1]) / 1024);
+        }
+    }
+    return { apiserverReady, memory };
+}
+
+function streamingStatus(lab: Lab): string {
+    const r = lab.exec(lab.active("server")[0].name, "k3s kubectl get deployments -n streaming -o json");
+    if (r.status !== 0) return "none";
+    const doc = JSON.parse(r.stdout) as { items: { spec: { replicas: number }; status: { availableReplicas?: number } }[] };
+    return `${doc.items.filter((d) => d.status.availableReplicas === d.spec.replicas).length}/${doc.items.length}`;
+}
+
+const median = (xs: number[]) => {
+    if (xs.length === 0) return NaN;
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
 
 interface EngineEvent {
     resourcePreEvent?: { metadata: { urn: string; op: string } };
@@ -95,7 +145,12 @@ async function bench(spec: string, name: string, parallels: string[]): Promise<F
             })).sort((a, b) => (a.start as number) - (b.start as number)), null, 1));
             const nc = lab.converge(extra);
             if (nc.status !== 0) throw new Error(show(nc));
-            out.push({ parallel, pis: lab.active().length, resources, wall, span, critical, chain, noChange: nc.seconds });
+            const streaming = streamingStatus(lab);
+            const controlPlane = controlPlaneFigures(lab);
+            const d = lab.pulumi(["destroy", "--yes", "--skip-preview", ...extra], 1_800_000);
+            if (d.status !== 0) throw new Error(show(d));
+            out.push({ parallel, pis: lab.active().length, resources, wall, span, critical, chain, noChange: nc.seconds,
+                destroy: d.seconds, streaming, controlPlane });
         }
     } finally {
         if (process.env.PILAB_KEEP !== "1") lab.down();
@@ -127,9 +182,15 @@ async function main(): Promise<void> {
     const f = (n: number) => n.toFixed(1).padStart(7);
     console.log("\nlab benchmark: the real `pulumi up` of the program against simulated Pis (k3s stand-in), " +
         `${cpus().length} CPUs; the CLI's own default --parallel is 4 per CPU (${4 * cpus().length} here); "default" is tools/pulumi's, PULUMI_PARALLEL=${process.env.PULUMI_PARALLEL ?? 64}`);
-    console.log("  Pis  --parallel  resources  up from empty (s)  engine span (s)  critical path (s)  wall/critical  span/critical  no-change up (s)");
+    console.log("  Pis  --parallel  resources  up from empty (s)  engine span (s)  critical path (s)  wall/critical  span/critical  no-change up (s)  destroy (s)  streaming available");
     for (const x of figures) {
-        console.log(`  ${String(x.pis).padStart(3)}  ${x.parallel.padStart(10)}  ${String(x.resources).padStart(9)}  ${f(x.wall)}            ${f(x.span)}          ${f(x.critical)}            ${(x.wall / x.critical).toFixed(2).padStart(5)}          ${(x.span / x.critical).toFixed(2).padStart(5)}         ${f(x.noChange)}`);
+        console.log(`  ${String(x.pis).padStart(3)}  ${x.parallel.padStart(10)}  ${String(x.resources).padStart(9)}  ${f(x.wall)}            ${f(x.span)}          ${f(x.critical)}            ${(x.wall / x.critical).toFixed(2).padStart(5)}          ${(x.span / x.critical).toFixed(2).padStart(5)}         ${f(x.noChange)}      ${f(x.destroy)}  ${x.streaming.padStart(9)}`);
+    }
+    console.log("  control plane per simulated server (median over the servers, max in brackets):");
+    for (const x of figures) {
+        const cp = x.controlPlane;
+        const mem = [...cp.memory].map(([p, v]) => `${p} ${median(v).toFixed(0)} (${Math.max(...v).toFixed(0)}) MiB`).join(", ");
+        console.log(`  ${String(x.pis).padStart(3)} Pis, --parallel ${x.parallel}: kube-apiserver start to ready ${median(cp.apiserverReady).toFixed(1)} s (${Math.max(...cp.apiserverReady).toFixed(1)} s); resident memory: ${mem}`);
     }
     for (const p of parallels) {
         const small = figures.find((x) => x.pis === 7 && x.parallel === p);

@@ -30,12 +30,12 @@ function notConverged(t: TestContext): boolean {
 }
 
 /** Waits (bounded) until check() returns true. */
-async function until(what: string, seconds: number, check: () => boolean | Promise<boolean>): Promise<void> {
+async function until(what: string, seconds: number, check: () => boolean | Promise<boolean>, everyMs = 1000): Promise<void> {
     const deadline = Date.now() + seconds * 1000;
     for (;;) {
         if (await check()) return;
         assert.ok(Date.now() < deadline, `${what}: not within ${seconds}s`);
-        await sleep(1000);
+        await sleep(everyMs);
     }
 }
 
@@ -509,6 +509,33 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         assertStartedEtcdMembers(5);
         const pv = lab.pulumi(["preview", "--expect-no-changes"]);
         assert.equal(pv.status, 0, show(pv));
+        converged = true;
+    });
+
+    it("a server whose k3s is killed while it leaves etcd (systemd restarts it) does not come back as a member", async (t) => {
+        if (notConverged(t)) return;
+        converged = false;
+        // t-s5 leaves first (last joined). The moment its leave has asked for the removal, its k3s
+        // is killed: systemd starts it again 5 s later, and a k3s started after its member was
+        // removed would wipe its data and rejoin as a new member (issue 15).
+        lab.config({ with: ["t-a4"] });
+        const up = lab.pulumiUpAsync();
+        let killed = false;
+        try {
+            await until("t-s5 marked for removal", 180, () =>
+                lab.exec("t-s1", "k3s kubectl get node t-s5 -o 'jsonpath={.metadata.annotations.etcd\\.k3s\\.cattle\\.io/remove}'").stdout.trim() === "true", 200);
+            lab.execOk("t-s5", "kill -9 \"$(cat /run/systemctl-standin/k3s.service/main.pid)\"");
+            killed = true;
+        } finally {
+            const r = await up.done;
+            assert.equal(r.status, 0, show(r));
+        }
+        assert.ok(killed);
+        assert.ok(!existsSync(join(lab.dir, "pis", "t-s5", "usr-local", "bin", "k3s")), "t-s5 is uninstalled");
+        assert.equal(lab.exec("t-s5", "pidof k3s").status, 1, "no k3s runs on t-s5");
+        await until("t-s4 and t-s5 gone", 60, () => readyNodes().join(" ") === "t-a1 t-a2 t-a3 t-a4 t-s1 t-s2 t-s3");
+        await sleep(12_000); // past two of systemd's 5 s restarts: a rejoin would show now
+        assertStartedEtcdMembers(3);
         converged = true;
     });
 
