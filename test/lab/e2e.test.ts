@@ -20,6 +20,8 @@ const KUBECTL = join(REPO, ".toolchain", "control-plane", "bin", "kubectl");
 const canRun = process.getuid?.() === 0 && existsSync(join(REPO, ".toolchain", "bin", "pulumi"));
 const baseline = new Map<string, string[]>();
 let converged = false;
+/** Set by the destroy step: the steps after it start from an empty stack. */
+let destroyed = false;
 
 const names = (l: { name: string }[]) => l.map((p) => p.name).sort();
 
@@ -556,9 +558,11 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
             if (procs.status === 0) diffs.push(`${p.name}: still running: ${procs.stdout.trim()}`);
         }
         assert.deepEqual(diffs, [], "what destroy left behind");
+        destroyed = true;
     });
 
-    it("a Pi whose sshd is down and one that runs Debian 11 make up fail in bounded time naming each; nothing changed on the old one; the next up converges", () => {
+    it("a Pi whose sshd is down and one that runs Debian 11 make up fail in bounded time naming each; nothing changed on the old one; the next up converges", (t) => {
+        if (!destroyed) { t.skip("the destroy step did not leave an empty stack"); return; }
         lab.config({}); // the base layout again, on an empty stack
         const victim = lab.pi("t-a2");
         // t-a1 reports Bullseye, as an SD card flashed with an older image would: the
@@ -616,7 +620,9 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         try {
             const run = lab.pulumiUpAsync();
             await until("the up reaches t-s1's k3s install", 300, () => existsSync(held));
-            for (const pid of processTree(run.pid).reverse()) {
+            // The top first: killed after its children, the lab wrapper could see them die
+            // and exit on its own (seen once: exit status, no signal).
+            for (const pid of processTree(run.pid)) {
                 try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
             }
             const killed = await run.done;
