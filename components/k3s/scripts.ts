@@ -171,6 +171,9 @@ export function renderK3sUninstallScript(input: { role: "server" | "agent"; node
     );
 }
 
+/** Where k3s marks a server whose etcd member was removed (k3s pkg/etcd/etcd.go: DBDir + "tombstone"). */
+const ETCD_TOMBSTONE = "/var/lib/rancher/k3s/server/db/etcd/tombstone";
+
 /** Seconds the leave waits for k3s to report the member removed. */
 export const MEMBER_REMOVAL_TIMEOUT_SECONDS = 120;
 
@@ -204,16 +207,37 @@ function renderLeaveEtcdLines(nodeName: string, apiUrl: string): string[] {
         `      [ "$(date +%s)" -lt "$deadline" ] || { echo "picluster: could not mark the etcd member of ${nodeName} for removal through $api within 60s" >&2; exit 1; }`,
         "      sleep 2",
         "    done",
+        "    # k3s writes a tombstone and exits once its own etcd says the member is gone; systemd",
+        "    # starts it again 5 s later, and that start would wipe its data and rejoin as a new member",
+        "    # (k3s pkg/etcd/etcd.go Register). The leader may be this very server: its API cannot",
+        "    # report the removal until another server takes over the lease (15 s), so a watch on the",
+        "    # tombstone, not the API, stops k3s in time.",
+        `    tombstone=${shq(ETCD_TOMBSTONE)}`,
+        "    (",
+        `      end=$(( $(date +%s) + ${MEMBER_REMOVAL_TIMEOUT_SECONDS} + 10 ))`,
+        `      while [ "$(date +%s)" -lt "$end" ]; do`,
+        `        if [ -e "$tombstone" ]; then`,
+        `          echo "picluster: k3s on ${nodeName} found its etcd member removed: stopping it before systemd starts it again"`,
+        `          timeout 120 systemctl stop k3s || true`,
+        `          exit 0`,
+        `        fi`,
+        `        sleep 0.2`,
+        `      done`,
+        `    ) &`,
+        `    tombstone_watch=$!`,
+        `    trap 'kill "$tombstone_watch" 2>/dev/null || true' EXIT`,
         `    deadline=$(( $(date +%s) + ${MEMBER_REMOVAL_TIMEOUT_SECONDS} ))`,
         `    until [ -n "$(vip get node ${n} -o ${removed} 2>/dev/null)" ]; do`,
-        "      if [ \"$(date +%s)\" -ge \"$deadline\" ]; then",
+        `      if [ "$(date +%s)" -ge "$deadline" ]; then`,
         `        echo "picluster: the etcd member of ${nodeName} is still in the cluster after ${MEMBER_REMOVAL_TIMEOUT_SECONDS}s (k3s's member controller did not set etcd.k3s.cattle.io/removed-node-name); k3s stays installed on ${nodeName}: check the leader's k3s log, then run this again" >&2`,
-        "        exit 1",
-        "      fi",
-        "      sleep 0.5",
-        "    done",
-        "    # At once: a restart after the removal would rejoin as a new member.",
-        "    timeout 120 systemctl stop k3s",
+        `        exit 1`,
+        `      fi`,
+        `      sleep 0.5`,
+        `    done`,
+        `    # At once: a restart after the removal would rejoin as a new member.`,
+        `    kill "$tombstone_watch" 2>/dev/null || true`,
+        `    wait "$tombstone_watch" 2>/dev/null || true`,
+        `    timeout 120 systemctl stop k3s`,
         `    if [ -n "$(vip get node ${n} -o ${member} 2>/dev/null)" ]; then`,
         `      echo "picluster: ${nodeName} rejoined etcd as a new member before k3s could be stopped; k3s is stopped now: run this again to remove that member" >&2`,
         "      exit 1",

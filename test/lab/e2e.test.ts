@@ -111,6 +111,23 @@ function haproxyStatus(lb: string): Map<string, string> {
         .map((l) => { const f = l.split(","); return [f[1], f[17]] as [string, string]; }));
 }
 
+/**
+ * Hands the lease of k3s's etcd controllers ("k3s-etcd" in kube-system) to a server, as a
+ * failover would; client-go's leader election (which k3s uses through wrangler) then renews
+ * it there and the others stand by.
+ */
+async function leadEtcdControllers(pi: string): Promise<void> {
+    const holder = () => lab.execOk("t-s1", "k3s kubectl -n kube-system get lease k3s-etcd -o 'jsonpath={.spec.holderIdentity}'").trim();
+    if (holder() === pi) return;
+    const took = () => lab.exec(pi, "grep -c 'now leads the k3s-etcd controllers' /run/systemctl-standin/k3s.service/log").stdout.trim();
+    const before = took();
+    const now = new Date().toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+    lab.execOk("t-s1", `k3s kubectl -n kube-system patch lease k3s-etcd --type merge -p '${JSON.stringify({ spec: { holderIdentity: pi, renewTime: now } })}'`);
+    await until(`${pi} leads the etcd controllers`, 30, () => took() !== before);
+    await sleep(3000); // past the others' next renewal: they see the lease held and stand by
+    assert.equal(holder(), pi);
+}
+
 function treeDiff(pi: string): string[] {
     const before = new Set(baseline.get(pi) ?? []);
     const now = new Set(lab.tree(pi));
@@ -486,6 +503,9 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         if (notConverged(t)) return;
         converged = false;
         // t-a3 (drained, deleted and uninstalled above) comes back; t-s4 and t-s5 leave.
+        // t-s5, which leaves first, leads k3s's etcd controllers: it removes its own member, and
+        // its API cannot say so any more (its etcd is gone) until another server takes the lease.
+        await leadEtcdControllers("t-s5");
         lab.config({ with: ["t-a4"] });
         let r = lab.converge();
         assert.equal(r.status, 0, show(r));
@@ -503,6 +523,8 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
                 "the leader's member controller removed it");
         }
         assertStartedEtcdMembers(3);
+        assert.match(r.stdout, /picluster: k3s on t-s5 found its etcd member removed: stopping it before systemd starts it again/,
+            "t-s5 removed its own member as the leader, and the tombstone watch stopped its k3s");
         // ... and the servers rejoin under their old names, with new node passwords and empty etcd data.
         lab.config({ with: ["t-s4", "t-s5", "t-a4"] });
         r = lab.converge();

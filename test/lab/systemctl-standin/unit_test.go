@@ -129,3 +129,45 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Drop-ins as systemd.unit(5) merges them: by file name across the folders, /etc's hiding /run's
+// of the same name, an empty ExecStart= clearing the unit's own.
+func TestDropInsOverrideTheUnitInFileNameOrder(t *testing.T) {
+	dir := writeUnit(t, k3sAgentUnit)
+	etc, run := filepath.Join(dir, "etc"), filepath.Join(dir, "run")
+	write := func(root, file, text string) {
+		t.Helper()
+		d := filepath.Join(root, "k3s-agent.service.d")
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, file), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(run, "50-leave.conf", "[Service]\nRestart=no\n")
+	write(run, "10-exec.conf", "[Service]\nExecStart=\nExecStart=/usr/local/bin/k3s agent --debug\nRestartSec=1s\n")
+	write(etc, "10-exec.conf", "[Service]\nRestartSec=2s\n") // hides run's 10-exec.conf
+	write(run, "60-ignored.txt", "[Service]\nRestart=always\n")
+	u, err := readUnitFileAt(filepath.Join(dir, "k3s-agent.service"), "k3s-agent.service", etc, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.restart != "no" || u.restartSec != 2*time.Second {
+		t.Fatalf("restart %q %s; want no, 2s", u.restart, u.restartSec)
+	}
+	if want := []string{"/usr/local/bin/k3s", "agent", "--node-label", "role=edge worker"}; !reflect.DeepEqual(u.execStart.argv, want) {
+		t.Fatalf("ExecStart %q: the hidden drop-in must not apply", u.execStart.argv)
+	}
+	write(etc, "20-exec.conf", "[Service]\nExecStart=\nExecStart=/usr/local/bin/k3s agent --debug\n")
+	if u, err = readUnitFileAt(filepath.Join(dir, "k3s-agent.service"), "k3s-agent.service", etc, run); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/usr/local/bin/k3s", "agent", "--debug"}; !reflect.DeepEqual(u.execStart.argv, want) {
+		t.Fatalf("ExecStart %q, want %q", u.execStart.argv, want)
+	}
+	write(etc, "30-empty.conf", "[Service]\nExecStart=\n")
+	if _, err = readUnitFileAt(filepath.Join(dir, "k3s-agent.service"), "k3s-agent.service", etc, run); err == nil {
+		t.Fatal("a unit whose drop-in empties ExecStart= must not load")
+	}
+}
