@@ -7,9 +7,7 @@
 //
 //	enable UNIT|PATH     symlink into <WantedBy>.wants/, as the [Install] section says
 //	disable UNIT         remove those symlinks ("Unit file ... does not exist" when there is none)
-//	daemon-reload        unit files (and their drop-ins) are read at every start; a reload
-//	                     also makes a running unit's supervisor read them again before it
-//	                     decides on a restart (systemd applies a reloaded Restart= at once)
+//	daemon-reload        accepted; unit files are read at every start
 //	start|stop|restart   start blocks like a Type=notify job: until the service sends READY=1 to
 //	                     $NOTIFY_SOCKET (sd_notify(3)), or fails when it exits first; --no-block
 //	                     returns at once; stop sends SIGTERM as KillMode= says, SIGKILL after
@@ -40,17 +38,8 @@ import (
 
 const (
 	systemdDir = "/etc/systemd/system"
-	runtimeDir = "/run/systemd/system" // runtime units and drop-ins, gone at a reboot
 	stateRoot  = "/run/systemctl-standin"
 )
-
-// reloadStamp's modification time is the last daemon-reload.
-func reloadStamp() string { return filepath.Join(stateRoot, "daemon-reload") }
-
-func reloadedSince(t time.Time) bool {
-	st, err := os.Stat(reloadStamp())
-	return err == nil && st.ModTime().After(t)
-}
 
 // holdDir is the lab's fault-injection folder (set at build time by test/lab/lab): while
 // <holdDir>/hold.<hostname> exists, `systemctl restart` on that Pi stops before starting
@@ -106,11 +95,6 @@ func main() {
 func run(verb string, units []string, block, quiet bool) int {
 	switch verb {
 	case "daemon-reload":
-		_ = os.MkdirAll(stateRoot, 0o755)
-		if err := os.WriteFile(reloadStamp(), nil, 0o644); err != nil {
-			fmt.Fprintf(os.Stderr, "Failed to reload daemon: %v\n", err)
-			return 1
-		}
 		return 0
 	case "enable", "disable", "start", "stop", "restart", "is-active", "is-enabled", "status", "reset-failed":
 	default:
@@ -483,7 +467,6 @@ func supervise(name string) int {
 	defer conn.Close()
 	everReady := false
 	for {
-		loaded := time.Now()
 		u, err := readUnitFile(name)
 		if err != nil {
 			logf("%v", err)
@@ -562,11 +545,6 @@ func supervise(name string) int {
 		}
 		if readState(name) != "active" {
 			failStart(name, everReady, result)
-		}
-		if reloadedSince(loaded) {
-			if reread, err := readUnitFile(name); err == nil {
-				u = reread
-			}
 		}
 		if !restartAfter(u, exitErr == nil, sig) {
 			if exitErr != nil {

@@ -6,10 +6,7 @@ package main
 // Type=, ExecStartPre=/ExecStart= (with the "-" prefix: a failure is ignored), Restart=,
 // RestartSec=, KillMode=, TimeoutStopSec=, systemd.exec(5) for Environment= and
 // EnvironmentFile= (the "-" prefix: a missing file is not an error; %N is the unit name without
-// its suffix), systemd.unit(5) for [Install] WantedBy= and for drop-ins: every *.conf in a
-// <unit>.d/ folder beside the unit or under /run/systemd/system is parsed after the unit, in the
-// order of the file names (a name in /etc hides the same name in /run); an empty assignment
-// (ExecStart=, Environment=) empties what the lines before set.
+// its suffix), systemd.unit(5) for [Install] WantedBy=.
 
 import (
 	"bufio"
@@ -17,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -58,63 +54,17 @@ func unitName(arg string) string {
 // Pi's init, which starts them with their SysV scripts (test/lab/pilab-init).
 func unitPath(name string) string { return filepath.Join(systemdDir, name) }
 
-func readUnitFile(name string) (*unitFile, error) {
-	return readUnitFileAt(unitPath(name), name, systemdDir, runtimeDir)
-}
+func readUnitFile(name string) (*unitFile, error) { return readUnitFileAt(unitPath(name), name) }
 
-// readUnitFileAt reads the unit at path, then the drop-ins for it found under dropInRoots (the
-// first root wins for a file name present in several).
-func readUnitFileAt(path, name string, dropInRoots ...string) (*unitFile, error) {
+func readUnitFileAt(path, name string) (*unitFile, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	u := &unitFile{name: name, path: path, serviceType: "simple", restart: "no",
 		restartSec: 100 * time.Millisecond, killMode: "control-group", timeoutStop: 90 * time.Second, timeoutStart: 90 * time.Second}
-	if err := u.parse(path, string(b)); err != nil {
-		return nil, err
-	}
-	for _, dropIn := range dropIns(name, dropInRoots) {
-		b, err := os.ReadFile(dropIn)
-		if err != nil {
-			return nil, err
-		}
-		if err := u.parse(dropIn, string(b)); err != nil {
-			return nil, err
-		}
-	}
-	if len(u.execStart.argv) == 0 {
-		return nil, fmt.Errorf("%s has no ExecStart=", path)
-	}
-	return u, nil
-}
-
-// dropIns lists <root>/<name>.d/*.conf over the roots, ordered by file name.
-func dropIns(name string, roots []string) []string {
-	byName := map[string]string{}
-	for _, root := range roots {
-		found, _ := filepath.Glob(filepath.Join(root, name+".d", "*.conf"))
-		for _, f := range found {
-			if _, hidden := byName[filepath.Base(f)]; !hidden {
-				byName[filepath.Base(f)] = f
-			}
-		}
-	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = byName[n]
-	}
-	return out
-}
-
-func (u *unitFile) parse(path, text string) error {
 	section := ""
-	for _, line := range logicalLines(text) {
+	for _, line := range logicalLines(string(b)) {
 		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
 			section = line[1 : len(line)-1]
 			continue
@@ -132,23 +82,15 @@ func (u *unitFile) parse(path, text string) error {
 				u.execStartPre = append(u.execStartPre, l)
 			}
 		case "Service.ExecStart":
-			if value == "" {
-				u.execStart = execLine{}
-				continue
-			}
 			l, err := parseExec(value)
 			if err != nil {
-				return fmt.Errorf("%s: ExecStart: %v", path, err)
+				return nil, fmt.Errorf("%s: ExecStart: %v", path, err)
 			}
 			u.execStart = l
 		case "Service.Environment":
-			if value == "" {
-				u.environment = nil
-				continue
-			}
 			words, err := splitWords(value)
 			if err != nil {
-				return fmt.Errorf("%s: Environment: %v", path, err)
+				return nil, fmt.Errorf("%s: Environment: %v", path, err)
 			}
 			u.environment = append(u.environment, words...)
 		case "Service.EnvironmentFile":
@@ -167,7 +109,10 @@ func (u *unitFile) parse(path, text string) error {
 			u.wantedBy = append(u.wantedBy, strings.Fields(value)...)
 		}
 	}
-	return nil
+	if len(u.execStart.argv) == 0 {
+		return nil, fmt.Errorf("%s has no ExecStart=", path)
+	}
+	return u, nil
 }
 
 // logicalLines joins "\"-continued lines and drops comments and blank lines.
