@@ -167,74 +167,66 @@ func sameIPs(have []lbIngress, ips []string) bool {
 	return true
 }
 
+// lbStatusObject is what the two address publishers below read of a Service or an Ingress.
+type lbStatusObject struct {
+	Metadata objectMeta `json:"metadata"`
+	Spec     struct {
+		Type              string  `json:"type"`              // Service
+		LoadBalancerClass *string `json:"loadBalancerClass"` // Service
+		IngressClassName  *string `json:"ingressClassName"`  // Ingress
+	} `json:"spec"`
+	Status struct {
+		LoadBalancer struct {
+			Ingress []lbIngress `json:"ingress"`
+		} `json:"loadBalancer"`
+	} `json:"status"`
+}
+
+// publishAddresses sets status.loadBalancer.ingress to the nodes' addresses on every object of
+// listPath that `serves` and that does not show them yet (as `ingress`, the status's form of
+// them for that kind); statusPath formats namespace and name.
+func (s *server) publishAddresses(who, listPath, statusPath string, ips []string, ingress any, serves func(lbStatusObject) bool) {
+	var list struct {
+		Items []lbStatusObject `json:"items"`
+	}
+	if err := s.local.do(http.MethodGet, listPath, nil, &list); err != nil {
+		return
+	}
+	for _, o := range list.Items {
+		if !serves(o) || sameIPs(o.Status.LoadBalancer.Ingress, ips) {
+			continue
+		}
+		path := fmt.Sprintf(statusPath, o.Metadata.Namespace, o.Metadata.Name)
+		patch := map[string]any{"status": map[string]any{"loadBalancer": map[string]any{"ingress": ingress}}}
+		if err := s.local.do(http.MethodPatch, path, patch, nil); err != nil {
+			log.Printf("%s: %s/%s: %v", who, o.Metadata.Namespace, o.Metadata.Name, err)
+		} else {
+			log.Printf("%s: %s/%s exposed on %v", who, o.Metadata.Namespace, o.Metadata.Name, ips)
+		}
+	}
+}
+
 // serviceLB: a LoadBalancer Service without a loadBalancerClass gets the nodes' addresses in
 // status.loadBalancer.ingress (servicelb.go: the addresses of the nodes its svclb pods run on,
 // every node unless nodes are labelled for it).
 func (s *server) serviceLB(ips []string) {
-	var list struct {
-		Items []struct {
-			Metadata objectMeta `json:"metadata"`
-			Spec     struct {
-				Type              string  `json:"type"`
-				LoadBalancerClass *string `json:"loadBalancerClass"`
-			} `json:"spec"`
-			Status struct {
-				LoadBalancer struct {
-					Ingress []lbIngress `json:"ingress"`
-				} `json:"loadBalancer"`
-			} `json:"status"`
-		} `json:"items"`
-	}
-	if err := s.local.do(http.MethodGet, "/api/v1/services", nil, &list); err != nil {
-		return
-	}
-	for _, svc := range list.Items {
-		if svc.Spec.Type != "LoadBalancer" || svc.Spec.LoadBalancerClass != nil || sameIPs(svc.Status.LoadBalancer.Ingress, ips) {
-			continue
-		}
-		path := fmt.Sprintf("/api/v1/namespaces/%s/services/%s/status", svc.Metadata.Namespace, svc.Metadata.Name)
-		patch := map[string]any{"status": map[string]any{"loadBalancer": map[string]any{"ingress": ingressFor(ips)}}}
-		if err := s.local.do(http.MethodPatch, path, patch, nil); err != nil {
-			log.Printf("servicelb: %s/%s: %v", svc.Metadata.Namespace, svc.Metadata.Name, err)
-		} else {
-			log.Printf("servicelb: %s/%s exposed on %v", svc.Metadata.Namespace, svc.Metadata.Name, ips)
-		}
-	}
+	s.publishAddresses("servicelb", "/api/v1/services", "/api/v1/namespaces/%s/services/%s/status", ips, ingressFor(ips), func(o lbStatusObject) bool {
+		return o.Spec.Type == "LoadBalancer" && o.Spec.LoadBalancerClass == nil
+	})
 }
 
 // traefikIngressStatus: Traefik publishes its Service's LoadBalancer addresses (ServiceLB's, the
 // nodes') in the status of every Ingress of its class (or of none, being the default class).
 func (s *server) traefikIngressStatus(ips []string) {
-	var list struct {
-		Items []struct {
-			Metadata objectMeta `json:"metadata"`
-			Spec     struct {
-				IngressClassName *string `json:"ingressClassName"`
-			} `json:"spec"`
-			Status struct {
-				LoadBalancer struct {
-					Ingress []lbIngress `json:"ingress"`
-				} `json:"loadBalancer"`
-			} `json:"status"`
-		} `json:"items"`
+	// An Ingress's status has no ipMode (IngressLoadBalancerIngress): the addresses alone.
+	ingress := make([]map[string]string, 0, len(ips))
+	for _, ip := range ips {
+		ingress = append(ingress, map[string]string{"ip": ip})
 	}
-	if err := s.local.do(http.MethodGet, "/apis/networking.k8s.io/v1/ingresses", nil, &list); err != nil {
-		return
-	}
-	for _, ing := range list.Items {
-		if c := ing.Spec.IngressClassName; c != nil && *c != "traefik" || sameIPs(ing.Status.LoadBalancer.Ingress, ips) {
-			continue
-		}
-		path := fmt.Sprintf("/apis/networking.k8s.io/v1/namespaces/%s/ingresses/%s/status", ing.Metadata.Namespace, ing.Metadata.Name)
-		ingress := make([]map[string]string, 0, len(ips))
-		for _, ip := range ips {
-			ingress = append(ingress, map[string]string{"ip": ip})
-		}
-		patch := map[string]any{"status": map[string]any{"loadBalancer": map[string]any{"ingress": ingress}}}
-		if err := s.local.do(http.MethodPatch, path, patch, nil); err != nil {
-			log.Printf("traefik: ingress %s/%s: %v", ing.Metadata.Namespace, ing.Metadata.Name, err)
-		}
-	}
+	s.publishAddresses("traefik", "/apis/networking.k8s.io/v1/ingresses", "/apis/networking.k8s.io/v1/namespaces/%s/ingresses/%s/status", ips, ingress, func(o lbStatusObject) bool {
+		c := o.Spec.IngressClassName
+		return c == nil || *c == "traefik"
+	})
 }
 
 // localPathProvisioner follows rancher/local-path-provisioner (provisioner.go): a claim of class

@@ -16,9 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -240,26 +238,14 @@ func runEtcd(name, nodeIP, initialCluster, state string, logw io.Writer) (*exec.
 		args = append(args, "--initial-cluster="+initialCluster, "--initial-cluster-state="+state)
 	}
 	exited := make(chan error, 1)
-	started := make(chan error, 1)
-	var cmd *exec.Cmd
-	// Pdeathsig belongs to the thread that forked: keep that thread for the child's lifetime.
-	go func() {
-		runtime.LockOSThread()
-		cmd = exec.Command(etcdBinary, args...)
-		cmd.Stdout, cmd.Stderr = logw, logw
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		exited <- cmd.Wait()
+	cmd, err := startChild("etcd", etcdBinary, args, logw, func(e error) {
+		exited <- e
 		close(exited)
-	}()
-	if err := <-started; err != nil {
+	})
+	if err != nil {
 		return nil, nil, err
 	}
-	log.Printf("etcd member %s started (pid %d, state %s)", name, cmd.Process.Pid, state)
+	log.Printf("etcd member %s started (state %s)", name, state)
 	return cmd, exited, nil
 }
 

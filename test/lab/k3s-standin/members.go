@@ -234,6 +234,7 @@ func (s *server) syncNode(n fullMeta) error {
 	if strings.ToLower(requested) != "true" {
 		return nil
 	}
+	holdRemovalIfAsked(n.Name)
 	log.Printf("managed-etcd-controller: removing etcd member %s (%s) of node %s, as requested by %s", name, address, n.Name, removalAnnotation)
 	if err := s.removePeer(name, address, true); err != nil {
 		if strings.Contains(err.Error(), errNotEnoughStartedMessage) {
@@ -244,6 +245,31 @@ func (s *server) syncNode(n fullMeta) error {
 	}
 	return s.patchNode(n, map[string]any{"annotations": map[string]any{
 		removedNodeNameAnnotation: name, nodeNameAnnotation: nil, nodeAddressAnnotation: nil}})
+}
+
+// holdDir is the lab's fault-injection folder, seen by every Pi (set at build time by
+// test/lab/lab, as for the systemctl stand-in). Not part of k3s: while
+// <holdDir>/hold.etcd-removal.<node> exists, the leader's controller waits (bounded: 120 s)
+// before it removes that node's member, and says so in held.etcd-removal.<node>, so that a
+// test can act on the leaving server at a known point of its removal.
+var holdDir = ""
+
+func holdRemovalIfAsked(node string) {
+	if holdDir == "" {
+		return
+	}
+	hold := filepath.Join(holdDir, "hold.etcd-removal."+node)
+	if _, err := os.Stat(hold); err != nil {
+		return
+	}
+	log.Printf("stand-in: the removal of %s's etcd member is held by %s", node, hold)
+	_ = os.WriteFile(filepath.Join(holdDir, "held.etcd-removal."+node), nil, 0o644)
+	for i := 0; i < 600; i++ {
+		if _, err := os.Stat(hold); err != nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func (s *server) onRemoveNode(n fullMeta) error {
