@@ -6,7 +6,7 @@ import { DNS_LABEL, IPV4 } from "./patterns";
 import { contains, networkSize, overlaps, parseCidr } from "./networks";
 import { streamingSchema, StreamingSettings } from "./streaming";
 import { CONFIG_NAMESPACE, describeIssues, InventoryError, keyPath } from "./issues";
-import { API_PORT, DEFAULT_AGENT_CHECK_PORT } from "./wellKnown";
+import { API_PORT, DEFAULT_AGENT_CHECK_PORT, DEFAULT_HEALTH_CHECK } from "./wellKnown";
 
 // Config keys are written `picluster:<key>` in Pulumi.<stack>.yaml; refusals are worded in issues.ts.
 export { CONFIG_NAMESPACE, InventoryError };
@@ -103,6 +103,12 @@ const k3sSchema = z.strictObject({
     })).default([]),
 });
 
+/** A whole number in [min, max]; every refusal says what the number means and its range. */
+function boundedInt(min: number, max: number, meaning: string) {
+    const message = `must be a whole number from ${min} to ${max}: ${meaning}`;
+    return z.number({ error: message }).int({ message }).min(min, { message }).max(max, { message });
+}
+
 const loadBalancerSchema = z.strictObject({
     agentCheckPort: z.number().int().min(1).max(65535).default(DEFAULT_AGENT_CHECK_PORT),
     // The agent-check keeps full weight up to and including this 5-minute load per CPU (%).
@@ -113,6 +119,13 @@ const loadBalancerSchema = z.strictObject({
     vrrpRouterId: z.number().int().min(1).max(255).default(51),
     // The LAN interface that carries the VIP on the load-balancer Pis.
     interface: z.string().regex(/^[a-zA-Z0-9_.-]{1,15}$/, { message: "must be a network interface name such as eth0" }).default("eth0"),
+    // How HAProxy checks each server's /readyz; the defaults fit Pis (see haproxyConfig.ts).
+    healthCheck: z.strictObject({
+        intervalMs: boundedInt(100, 60_000, "milliseconds between checks, e.g. 400").default(DEFAULT_HEALTH_CHECK.intervalMs),
+        timeoutMs: boundedInt(100, 60_000, "milliseconds a check may take, e.g. 1000 (above your slowest server's answer)").default(DEFAULT_HEALTH_CHECK.timeoutMs),
+        fall: boundedInt(1, 10, "failed checks in a row that mark a server down, e.g. 1").default(DEFAULT_HEALTH_CHECK.fall),
+        rise: boundedInt(1, 10, "good checks in a row that bring it back, e.g. 2").default(DEFAULT_HEALTH_CHECK.rise),
+    }).default({ ...DEFAULT_HEALTH_CHECK }),
 });
 
 const sshSchema = z.strictObject({
@@ -134,6 +147,7 @@ export const rawInventorySchema = z.strictObject({
     k3s: k3sSchema,
     loadBalancer: loadBalancerSchema.default({
         agentCheckPort: DEFAULT_AGENT_CHECK_PORT, busyPercent: 90, overloadPercent: 100, vrrpRouterId: 51, interface: "eth0",
+        healthCheck: { ...DEFAULT_HEALTH_CHECK },
     }),
     streaming: streamingSchema,
     sshPrivateKey: z.literal("<secret>", { error: "is required as a secret: run `pulumi config set --secret picluster:sshPrivateKey < ~/.ssh/id_ed25519`" }),

@@ -14,3 +14,9 @@ export const HEALTH_PORT = 8405;
 export const K3S_READY_TIMEOUT_SECONDS = 300;
 /** How long a Pi may take to answer SSH again after the reboot its preparation scheduled. */
 export const REBOOT_TIMEOUT_SECONDS = 300;
+/**
+ * `loadBalancer.healthCheck`'s defaults, fitted to Pis: HAProxy's check of each server's
+ * /readyz every 400 ms, a 1 s timeout, one failure marks it down, two good checks bring it
+ * back (the reasoning is in components/loadBalancer/haproxyConfig.ts).
+ */
+export const DEFAULT_HEALTH_CHECK = { intervalMs: 400, timeoutMs: 1000, fall: 1, rise: 2 } as const;

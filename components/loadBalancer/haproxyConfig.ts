@@ -5,10 +5,17 @@
 //   by the health check; `option redispatch 1` with `retries 3` sends a refused new
 //   connection to another server at once, so the client never sees the crash.
 // - A hung server (accepts, never answers), or a Pi that dropped off the network, is
-//   caught only by a health check with a short timeout: a TLS GET /readyz every 400 ms,
-//   200 ms once one check failed, `timeout check 400ms`, fall 2. Worst case to DOWN:
-//   inter + 2 x timeout + fastinter = 1.4 s; typically about 1.1 s. rise 2 and
-//   `downinter 1s` bring a server back after two good checks without flapping.
+//   caught only by a health check with a short timeout: a TLS GET /readyz every
+//   `intervalMs`, failing after `timeoutMs` (HAProxy's `timeout check`, counted once the
+//   TCP connection is up; the connect itself is bounded by min(timeout connect, inter)).
+//   The defaults fit Pis (DEFAULT_HEALTH_CHECK): a Pi whose apiserver takes 800 ms to
+//   answer must never be marked down, yet a hung one must be out within 1.5 s. Two
+//   failed checks (fall 2) cannot do both: they cost at least 2 x timeout, and a timeout
+//   above 800 ms then puts detection past 1.6 s. So one failed check marks a server down
+//   (fall 1) with a 1 s timeout, 25 % above the slowest answer we support by default;
+//   worst case to DOWN: interval + timeout = 1.4 s. rise 2 and `downinter 1s` bring a
+//   server back after two good checks without flapping. A slower fleet raises
+//   `loadBalancer.healthCheck.timeoutMs` (detection grows with it).
 // - k3s runs the apiserver with anonymous auth off, so /readyz answers 401: that still
 //   proves the apiserver's TLS and HTTP stack answers; silence or a 5xx does not. Real
 //   readiness (etcd) is the agent-check's job: it asks locally, with credentials.
@@ -17,14 +24,21 @@
 // - `on-marked-down shutdown-sessions`: connections stuck on a dead server are closed at
 //   once, so clients reconnect (through the LB) instead of waiting for a 3 h timeout.
 // - The agent-check (port 9707, via xinetd) lowers the weight of a loaded server and says
-//   `down #reason` only when its own API answers "not ready". Every server is listed a
-//   second time as a `backup` without the agent-check: if the agents take every server
-//   out (an etcd election makes every /readyz fail at once), the API stays reachable
-//   on every server that still answers. So the agent never removes the last live server.
+//   `down #reason` only when its own API answers "not ready".
+// - The last resort is a backend of its own, `k3s-fallback`: the same servers without
+//   the agent-check and with a lenient check (FALLBACK_CHECK: 3 s timeout, three
+//   failures to go down). The frontend uses it only while `k3s-servers` has no usable
+//   server: when the agents take every server out (an etcd election makes every /readyz
+//   fail at once), or when a slow fleet misses the tight timeout everywhere at once. A
+//   separate backend, not `backup` lines, because backups share their backend's
+//   `timeout check` and would go down with the primaries; so neither the agents nor a
+//   slow fleet ever leave the API with no server while one still answers.
 // - Client/server timeouts stay long because kubectl and kubelets hold watches open.
 // - `frontend lb-health` on 127.0.0.1 is what keepalived probes: haproxy is serving.
 
-import { HEALTH_PORT, STATS_PORT } from "../../inventory/wellKnown";
+import { DEFAULT_HEALTH_CHECK, HEALTH_PORT, STATS_PORT } from "../../inventory/wellKnown";
+
+export { DEFAULT_HEALTH_CHECK };
 
 export interface HaproxyServer {
     readonly name: string;
@@ -44,33 +58,46 @@ export interface HaproxyConfigInput {
     readonly statsSocketPath?: string;
     /** Debian runs haproxy chrooted as haproxy:haproxy; tests may turn that off. */
     readonly runAsHaproxyUser?: boolean;
+    /** The primary backend's health check (`loadBalancer.healthCheck`); default DEFAULT_HEALTH_CHECK. */
+    readonly healthCheck?: HealthCheckTiming;
+}
+
+/** `loadBalancer.healthCheck`: how HAProxy checks each server's /readyz (see the header). */
+export interface HealthCheckTiming {
+    /** Time between checks (HAProxy `inter`); half of it while a server changes state. */
+    readonly intervalMs: number;
+    /** How long a check may take once connected (HAProxy `timeout check`). */
+    readonly timeoutMs: number;
+    /** Failed checks in a row that mark a server down. */
+    readonly fall: number;
+    /** Good checks in a row that bring it back. */
+    readonly rise: number;
 }
 
 export const HAPROXY_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
-/** The backup twin of server `name` (same address, no agent-check). */
-export const FALLBACK_SUFFIX = "-fallback";
+export const PRIMARY_BACKEND = "k3s-servers";
+/** The last-resort backend: used only while PRIMARY_BACKEND has no usable server. */
+export const FALLBACK_BACKEND = "k3s-fallback";
 
-/** Health-check timing, in milliseconds (see the header for the reasoning). */
-export const CHECK_TIMING = {
-    inter: 400,
-    fastinter: 200,
-    downinter: 1000,
-    timeoutCheck: 400,
-    fall: 2,
-    rise: 2,
-    agentInter: 2000,
-} as const;
+/** The fallback backend's check: lenient, so that it stays up while a server answers at all. */
+export const FALLBACK_CHECK = { intervalMs: 1000, minTimeoutMs: 3000, fall: 3, rise: 1 } as const;
+/** While a server is down, HAProxy checks it this often. */
+export const DOWN_INTERVAL_MS = 1000;
+/** How often HAProxy asks each server's agent. */
+export const AGENT_INTERVAL_MS = 2000;
+
+/** The fallback's check timeout: at least 3 s, and never tighter than three primary timeouts. */
+export function fallbackTimeoutMs(primary: HealthCheckTiming): number {
+    return Math.max(FALLBACK_CHECK.minTimeoutMs, 3 * primary.timeoutMs);
+}
 
 export function renderHaproxyConfig(input: HaproxyConfigInput): string {
     if (input.servers.length === 0) throw new Error("renderHaproxyConfig: at least one server is required");
     if (/[\s#]/.test(input.statsPassword) || input.statsPassword.length === 0) {
         throw new Error("renderHaproxyConfig: the stats password must be non-empty without spaces or '#'");
     }
-    const names = new Set(input.servers.map((s) => s.name));
-    for (const s of input.servers) {
-        if (names.has(s.name + FALLBACK_SUFFIX)) throw new Error(`renderHaproxyConfig: server name ${s.name}${FALLBACK_SUFFIX} is reserved`);
-    }
-    const t = CHECK_TIMING;
+    const t = input.healthCheck ?? DEFAULT_HEALTH_CHECK;
+    const fastInterMs = Math.max(100, Math.round(t.intervalMs / 2));
     const runAs = input.runAsHaproxyUser ?? true;
     const socket = input.statsSocketPath ?? "/run/haproxy/admin.sock";
     const global = [
@@ -92,26 +119,34 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
         "    timeout connect 1s",
         "    timeout client 3h",
         "    timeout server 3h",
-        `    timeout check ${t.timeoutCheck}ms`,
     ];
     const frontend = [
         "frontend k3s-api",
         `    bind :${input.apiPort}`,
-        "    default_backend k3s-servers",
+        `    use_backend ${FALLBACK_BACKEND} if { nbsrv(${PRIMARY_BACKEND}) eq 0 }`,
+        `    default_backend ${PRIMARY_BACKEND}`,
     ];
-    const backend = [
-        "backend k3s-servers",
+    // Both backends check the same way; only the timing and the agent differ.
+    const checked = (timeoutMs: number, serverDefaults: string): string[] => [
         "    balance leastconn",
-        "    option allbackups",
         "    option httpchk",
         "    http-check send meth GET uri /readyz",
         "    http-check expect rstatus ^(200|401)$",
-        `    default-server check check-ssl verify none inter ${t.inter}ms fastinter ${t.fastinter}ms downinter ${t.downinter}ms ` +
-            `fall ${t.fall} rise ${t.rise} observe layer4 error-limit 3 on-error mark-down on-marked-down shutdown-sessions ` +
-            `agent-check agent-port ${input.agentCheckPort} agent-inter ${t.agentInter}ms slowstart 10s maxconn 500 weight 100`,
+        `    timeout check ${timeoutMs}ms`,
+        `    default-server check check-ssl verify none ${serverDefaults} ` +
+            "observe layer4 error-limit 3 on-error mark-down on-marked-down shutdown-sessions slowstart 10s maxconn 500 weight 100",
         ...input.servers.map((s) => `    server ${s.name} ${s.address}:${input.apiPort}`),
-        "    # The same servers without the agent: used only when every server above is out.",
-        ...input.servers.map((s) => `    server ${s.name}${FALLBACK_SUFFIX} ${s.address}:${input.apiPort} backup no-agent-check`),
+    ];
+    const primary = [
+        `backend ${PRIMARY_BACKEND}`,
+        ...checked(t.timeoutMs, `inter ${t.intervalMs}ms fastinter ${fastInterMs}ms downinter ${DOWN_INTERVAL_MS}ms fall ${t.fall} rise ${t.rise} ` +
+            `agent-check agent-port ${input.agentCheckPort} agent-inter ${AGENT_INTERVAL_MS}ms`),
+    ];
+    const f = FALLBACK_CHECK;
+    const fallback = [
+        `# The same servers without the agent and with a lenient check: used only while ${PRIMARY_BACKEND} has none.`,
+        `backend ${FALLBACK_BACKEND}`,
+        ...checked(fallbackTimeoutMs(t), `inter ${f.intervalMs}ms fastinter ${f.intervalMs}ms downinter ${f.intervalMs}ms fall ${f.fall} rise ${f.rise}`),
     ];
     const health = [
         "frontend lb-health",
@@ -133,5 +168,5 @@ export function renderHaproxyConfig(input: HaproxyConfigInput): string {
         `    stats auth ${input.statsUser}:${input.statsPassword}`,
     ];
     return ["# Managed by picluster (Pulumi). Local edits are overwritten on the next `pulumi up`.",
-        ...global, "", ...defaults, "", ...frontend, "", ...backend, "", ...health, "", ...stats, ""].join("\n");
+        ...global, "", ...defaults, "", ...frontend, "", ...primary, "", ...fallback, "", ...health, "", ...stats, ""].join("\n");
 }

@@ -77,7 +77,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
         args.balancers.forEach((lb, index) => {
             const cfg = pulumi.secret(pulumi.output(args.statsPassword).apply((password) => renderHaproxyConfig({
                 servers: this.backends, apiPort: API_PORT, agentCheckPort: s.agentCheckPort,
-                statsBindAddress: lb.address, statsUser: "admin", statsPassword: password,
+                statsBindAddress: lb.address, statsUser: "admin", statsPassword: password, healthCheck: s.healthCheck,
             })));
             configs.set(lb.name, cfg);
             const haproxy = remoteCommand(`${name}-${lb.name}-haproxy`, {

@@ -92,17 +92,26 @@ function nodeAudit(name: string): NodeAuditEvent[] {
     return events.sort((a, b) => a.time.localeCompare(b.time));
 }
 
-/** etcd's own member list, read on t-s1 with etcdctl: exactly `n` members, every one started (no stale one). */
-function assertStartedEtcdMembers(n: number): void {
-    const members = lab.execOk("t-s1", "ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert /var/lib/rancher/k3s/server/tls/etcd-ca.crt --cert /var/lib/rancher/k3s/server/tls/etcd/client.crt --key /var/lib/rancher/k3s/server/tls/etcd/client.key member list");
+/** etcd's own member list, read on a server (t-s1 unless it left) with etcdctl: exactly `n` members, every one started (no stale one). */
+function assertStartedEtcdMembers(n: number, on = "t-s1"): string[] {
+    const members = lab.execOk(on, "ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert /var/lib/rancher/k3s/server/tls/etcd-ca.crt --cert /var/lib/rancher/k3s/server/tls/etcd/client.crt --key /var/lib/rancher/k3s/server/tls/etcd/client.key member list");
     const lines = members.trim().split("\n").filter((l) => l.trim().length > 0);
     assert.equal(lines.length, n, `exactly ${n} etcd members: ${members}`);
     assert.equal(lines.filter((l) => l.includes(", started, ")).length, n, members);
+    return lines.map((l) => l.split(", ")[2]).sort();
 }
 
-function haproxyServers(lb: string): { name: string; address: string; backup: boolean }[] {
-    const cfg = lab.file(lb, "/etc/haproxy/haproxy.cfg");
-    return [...cfg.matchAll(/^\s+server (\S+) (\S+):6443\b(.*)$/gm)].map((m) => ({ name: m[1], address: m[2], backup: /\bbackup\b/.test(m[3]) }));
+/** The servers of every backend in the LB's haproxy.cfg. */
+function haproxyServers(lb: string): { name: string; address: string; backend: string }[] {
+    const listed: { name: string; address: string; backend: string }[] = [];
+    let backend = "";
+    for (const line of lab.file(lb, "/etc/haproxy/haproxy.cfg").split("\n")) {
+        const section = /^backend (\S+)/.exec(line);
+        if (section) backend = section[1];
+        const server = /^\s+server (\S+) (\S+):6443$/.exec(line);
+        if (server) listed.push({ name: server[1], address: server[2], backend });
+    }
+    return listed;
 }
 
 function haproxyStatus(lb: string): Map<string, string> {
@@ -264,8 +273,10 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         const servers = lab.active("server");
         for (const lb of lab.active("loadbalancer")) {
             const listed = haproxyServers(lb.name);
-            assert.deepEqual(listed.filter((s) => !s.backup).map((s) => `${s.name} ${s.address}`).sort(),
-                servers.map((s) => `${s.name} ${s.address}`).sort(), `${lb.name}: the active servers`);
+            for (const backend of ["k3s-servers", "k3s-fallback"]) {
+                assert.deepEqual(listed.filter((s) => s.backend === backend).map((s) => `${s.name} ${s.address}`).sort(),
+                    servers.map((s) => `${s.name} ${s.address}`).sort(), `${lb.name}: the servers of ${backend}`);
+            }
             for (const s of listed) assert.ok(servers.some((x) => x.address === s.address), `${lb.name}: ${s.name} ${s.address} is not a server`);
             lab.execOk(lb.name, "pidof haproxy && haproxy -c -f /etc/haproxy/haproxy.cfg -q");
             await until(`${lb.name} sees every server UP`, 30, () => {
@@ -467,7 +478,7 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         assert.deepEqual(steps.deleted.filter((x) => x !== "node-list"), [], show(r));
         const servers = [...lab.active("server"), lab.pi("t-s4"), lab.pi("t-s5")];
         for (const lb of lab.active("loadbalancer")) {
-            assert.deepEqual(haproxyServers(lb.name).filter((s) => !s.backup).map((s) => s.name).sort(), names(servers));
+            assert.deepEqual(haproxyServers(lb.name).filter((s) => s.backend === "k3s-servers").map((s) => s.name).sort(), names(servers));
             assert.notEqual(lab.execOk(lb.name, "pidof haproxy").trim(), pids.get(lb.name), `${lb.name}: haproxy was reloaded`);
             await until(`${lb.name} sees t-s4 and t-s5 UP`, 30, () => {
                 const st = haproxyStatus(lb.name);
@@ -540,18 +551,29 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
     it("a server whose k3s is killed while it leaves etcd (systemd restarts it) does not come back as a member", async (t) => {
         if (notConverged(t)) return;
         converged = false;
-        // t-s5 leaves first (last joined). The moment its leave has asked for the removal, its k3s
-        // is killed: systemd starts it again 5 s later, and a k3s started after its member was
-        // removed would wipe its data and rejoin as a new member (issue 15).
+        // t-s5 leaves first (last joined). Its leave asks for the removal; the leader's controller
+        // holds it (the lab's hold file), and t-s5's k3s is killed right then: systemd starts it
+        // again 5 s later, still a member. Then the removal goes on: a k3s started after its
+        // member was removed would wipe its data and rejoin as a new member (issue 15).
+        const bundle = join(LAB_HOME, "k3s-standin");
+        const hold = join(bundle, "hold.etcd-removal.t-s5");
+        const held = join(bundle, "held.etcd-removal.t-s5");
+        rmSync(held, { force: true });
+        writeFileSync(hold, "");
         lab.config({ with: ["t-a4"] });
         const up = lab.pulumiUpAsync();
         let killed = false;
         try {
-            await until("t-s5 marked for removal", 180, () =>
-                lab.exec("t-s1", "k3s kubectl get node t-s5 -o 'jsonpath={.metadata.annotations.etcd\\.k3s\\.cattle\\.io/remove}'").stdout.trim() === "true", 200);
-            lab.execOk("t-s5", "kill -9 \"$(cat /run/systemctl-standin/k3s.service/main.pid)\"");
+            await until("the leader holding t-s5's removal", 180, () => existsSync(held), 200);
+            const pid = lab.execOk("t-s5", "cat /run/systemctl-standin/k3s.service/main.pid").trim();
+            lab.execOk("t-s5", `kill -9 ${pid}`);
             killed = true;
+            await until("systemd restarting t-s5's k3s", 30, () => {
+                const now = lab.exec("t-s5", "cat /run/systemctl-standin/k3s.service/main.pid").stdout.trim();
+                return now !== "" && now !== pid;
+            }, 200);
         } finally {
+            rmSync(hold, { force: true });
             const r = await up.done;
             assert.equal(r.status, 0, show(r));
         }
@@ -561,6 +583,33 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         await until("t-s4 and t-s5 gone", 60, () => readyNodes().join(" ") === "t-a1 t-a2 t-a3 t-a4 t-s1 t-s2 t-s3");
         await sleep(12_000); // past two of systemd's 5 s restarts: a rejoin would show now
         assertStartedEtcdMembers(3);
+        converged = true;
+    });
+
+    it("scale in the first server: t-s1, which initialised the cluster, leaves etcd as t-s4 joins; the new first server t-s2 serves the token and kubeconfig", async (t) => {
+        if (notConverged(t)) return;
+        converged = false;
+        lab.config({ with: ["t-a4", "t-s4"], without: ["t-s1"] });
+        const r = lab.converge();
+        assert.equal(r.status, 0, show(r));
+        assert.match(r.stdout, /picluster: the cluster removed the etcd member of t-s1 \(t-s1-[0-9a-f]+\)/, show(r));
+        await until("t-s1 gone, t-s4 Ready", 60, () => readyNodes("t-s2").join(" ") === "t-a1 t-a2 t-a3 t-a4 t-s2 t-s3 t-s4");
+        const members = assertStartedEtcdMembers(3, "t-s2");
+        assert.deepEqual(members.map((m) => m.replace(/-[0-9a-f]+$/, "")), ["t-s2", "t-s3", "t-s4"], "no member of t-s1 is left");
+        assert.ok(!existsSync(join(lab.dir, "pis", "t-s1", "usr-local", "bin", "k3s")), "k3s is uninstalled from t-s1");
+        assert.equal(lab.exec("t-s1", "pidof k3s").status, 1, "no k3s runs on t-s1");
+        // The stack's kubeconfig, now read from t-s2, still reaches the API through the VIP.
+        const k = kubectlFor(lab.output("kubeconfig"));
+        try {
+            assert.match(k.ok(["get", "nodes"]), /^t-s4\s+Ready\s/m);
+        } finally {
+            k.done();
+        }
+        for (const lb of lab.active("loadbalancer")) {
+            assert.deepEqual(haproxyServers(lb.name).filter((s) => s.backend === "k3s-servers").map((s) => s.name).sort(), ["t-s2", "t-s3", "t-s4"]);
+        }
+        const pv = lab.pulumi(["preview", "--expect-no-changes"]);
+        assert.equal(pv.status, 0, show(pv));
         converged = true;
     });
 

@@ -5,7 +5,7 @@
 // is taken out, and if every one says so, the backup entries keep the API reachable.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { CHECK_TIMING, FALLBACK_SUFFIX } from "../../components/loadBalancer/haproxyConfig";
+import { AGENT_INTERVAL_MS, FALLBACK_BACKEND } from "../../components/loadBalancer/haproxyConfig";
 import { pollUntil, showStat } from "./haproxy";
 import { measureLoadedServers, measureShares, describe as describeStats } from "./scenarios";
 import { BACKEND, BUSY_PERCENT, OVERLOAD_PERCENT, Stand } from "./stand";
@@ -46,7 +46,7 @@ test("with every server at high load, none is taken out and no request fails", a
     assert.equal(r.failed, 0, fmt(r));
 });
 
-test("a server whose own API is not ready is taken out by its agent; if all are, the backups keep serving", async () => {
+test("a server whose own API is not ready is taken out by its agent; if all are, the fallback backend keeps serving", async () => {
     const lb = stand.balancers[0];
     try {
         const h = await stand.startHaproxy("ours", lb);
@@ -55,7 +55,7 @@ test("a server whose own API is not ready is taken out by its agent; if all are,
         const down = await pollUntil(async () => {
             const st = (await showStat(h.socket)).find((s) => s.backend === BACKEND && s.server === notReady.name);
             return st?.status.startsWith("DOWN") ? st : undefined;
-        }, CHECK_TIMING.agentInter * 2 + 1000, 50);
+        }, AGENT_INTERVAL_MS * 2 + 1000, 50);
         assert.ok(down, `s3 not taken out:\n${await describeStats(h)}`);
         assert.match(down.lastAgent, /down \(k3s API not ready \(HTTP 500\)\)/, "HAProxy read the agent's reason");
         const one = await measureShares(lb, 50);
@@ -65,12 +65,14 @@ test("a server whose own API is not ready is taken out by its agent; if all are,
         // Every API says "not ready" (an etcd election does this): all agents say down.
         for (const b of stand.backends) process.kill(b.proc?.pid ?? 0, "SIGUSR1");
         const allDown = await pollUntil(async () => {
-            const st = (await showStat(h.socket)).filter((s) => s.backend === BACKEND && !s.server.endsWith(FALLBACK_SUFFIX));
+            const st = (await showStat(h.socket)).filter((s) => s.backend === BACKEND);
             return st.length === 5 && st.every((s) => s.status.startsWith("DOWN")) ? true : undefined;
-        }, CHECK_TIMING.agentInter * 2 + 1000, 50);
+        }, AGENT_INTERVAL_MS * 2 + 1000, 50);
         assert.ok(allDown, `not all primaries down:\n${await describeStats(h)}`);
+        const fallbackUp = (await showStat(h.socket)).filter((s) => s.backend === FALLBACK_BACKEND && s.status.startsWith("UP"));
+        assert.equal(fallbackUp.length, 5, `the fallback's servers have no agent and stay up:\n${await describeStats(h)}`);
         const fallback = await measureShares(lb, 50);
-        assert.equal(fallback.failed, 0, `the backups must keep the API reachable:\n${await describeStats(h)}`);
+        assert.equal(fallback.failed, 0, `the fallback must keep the API reachable:\n${await describeStats(h)}`);
         assert.equal([...fallback.byServer.values()].reduce((a, b) => a + b, 0), 50);
     } finally {
         for (const b of stand.backends) if (b.proc && !b.proc.exited()) process.kill(b.proc.pid, "SIGUSR2");

@@ -1,20 +1,39 @@
 // The load-balancer benchmark: in one run, against the same backends and the same load,
 // the seed's haproxy.cfg and agent-check next to ours; prints one table.
-// Run as root: test/lb/bench [--runs N]   (N repeats of each failure; the table shows
-// the worst run, and the median when N > 1).
+// Run as root: test/lb/bench [--runs N] [--soak-minutes M]   (N repeats of each failure;
+// the tables show the worst run, and the median when N > 1; M minutes of soak per /readyz
+// latency, 10 by default).
+// A second table repeats the hung and cut-off failures with backends whose /readyz answers
+// in 50, 300 and 800 ms (a loaded Pi), and soaks each latency with no fault: HAProxy's own
+// count of downs (false downs), and samples with no server left to serve.
 import { spawnSync } from "node:child_process";
-import { AgentOverloadResult, DetectionResult, FAILURE_MODES, MODE_LABEL, RATE, VIP_MODE_LABEL, VipMode, VipResult, failedRequestBudget, measureDetection, measureLoadedServers, measureVipFailover, WATCHES } from "./scenarios";
+import { AgentOverloadResult, DetectionResult, FAILURE_MODES, FailureMode, MODE_LABEL, RATE, READYZ_LATENCIES_MS, SLOW_PI_MS, SoakResult, VIP_MODE_LABEL, VipMode, VipResult, failedRequestBudget, measureDetection, measureLoadedServers, measureSlowFleet, measureSoak, measureVipFailover, WATCHES } from "./scenarios";
+import { DEFAULT_HEALTH_CHECK } from "../../components/loadBalancer/haproxyConfig";
 import { BUSY_PERCENT, ConfigKind, OVERLOAD_PERCENT, Stand } from "./stand";
 
 const KINDS: readonly ConfigKind[] = ["seed", "ours"];
 const DETECTION_GOAL_MS = 1500;
 const VIP_GOAL_MS = 3000;
 
+const SLOW_DETECTION_GOAL_MS = 2000;
+
 function parseRuns(argv: readonly string[]): number {
     const i = argv.indexOf("--runs");
     const n = i >= 0 ? Number(argv[i + 1]) : 1;
     if (!Number.isInteger(n) || n < 1 || n > 10) throw new Error("--runs takes 1..10");
     return n;
+}
+
+function parseSoakMinutes(argv: readonly string[]): number {
+    const i = argv.indexOf("--soak-minutes");
+    const m = i >= 0 ? Number(argv[i + 1]) : 10;
+    if (!(m >= 0.5 && m <= 60)) throw new Error("--soak-minutes takes 0.5..60");
+    return m;
+}
+
+function soakCell(r: SoakResult): string {
+    const where = Object.entries(r.downsByServer).filter(([, n]) => n > 0).map(([s, n]) => `${s}:${n}`).join(" ");
+    return `${r.falseDowns}${where ? ` (${where})` : ""}, ${r.failed} of ${r.sent} failed`;
 }
 
 const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
@@ -66,6 +85,7 @@ function printTable(rows: readonly (readonly string[])[]): void {
 
 async function main(): Promise<void> {
     const runs = parseRuns(process.argv.slice(2));
+    const soakMinutes = parseSoakMinutes(process.argv.slice(2));
     const started = Date.now();
     const stand = await Stand.open({ balancers: 2, agents: true });
     const onSignal = (): void => { stand.lab.closeSync(); process.exit(130); };
@@ -104,6 +124,30 @@ async function main(): Promise<void> {
             vip.set(mode, rs);
         }
 
+        // At each /readyz latency: the hung and cut-off failures, then a soak with no fault.
+        const slowModes: readonly FailureMode[] = ["hung", "cut"];
+        const slowDetection = new Map<string, DetectionResult[]>();
+        const soaks = new Map<string, SoakResult[]>();
+        for (const latency of READYZ_LATENCIES_MS) {
+            for (const b of stand.backends) await stand.setReadyzDelay(b, latency);
+            for (const kind of KINDS) {
+                for (const mode of slowModes) {
+                    const rs: DetectionResult[] = [];
+                    for (let i = 0; i < runs; i++) {
+                        progress(`/readyz ${latency} ms, ${kind}: ${MODE_LABEL[mode]} (run ${i + 1}/${runs})`);
+                        rs.push(await measureDetection(stand, kind, mode));
+                    }
+                    slowDetection.set(`${latency}/${kind}/${mode}`, rs);
+                }
+            }
+            progress(`/readyz ${latency} ms: ${soakMinutes} min soak, seed and ours side by side, no fault`);
+            soaks.set(String(latency), await measureSoak(stand, soakMinutes * 60_000, KINDS, progress));
+        }
+        for (const b of stand.backends) await stand.setReadyzDelay(b, 0);
+        const tooSlowMs = DEFAULT_HEALTH_CHECK.timeoutMs + 500;
+        progress(`ours: every server's /readyz in ${tooSlowMs} ms, slower than the check timeout`);
+        const slowFleet = await measureSlowFleet(stand, tooSlowMs);
+
         const get = <T>(m: Map<string, T>, k: string): T => m.get(k) as T;
         const rows: string[][] = [["measurement", "goal", "seed", "ours"]];
         for (const mode of FAILURE_MODES) {
@@ -128,6 +172,26 @@ async function main(): Promise<void> {
         console.log(`Load: ${RATE} new TLS connections/s through the LB, ${servers} API servers, runs per failure: ${runs}; ` +
             `share of new connections measured with ${WATCHES} watches open; haproxy ${haproxyVersion()}.`);
         printTable(rows);
+
+        const slowRows: string[][] = [["/readyz answers in", "measurement", "goal", "seed", "ours"]];
+        for (const latency of READYZ_LATENCIES_MS) {
+            const goal = latency >= SLOW_PI_MS ? SLOW_DETECTION_GOAL_MS : DETECTION_GOAL_MS;
+            for (const mode of slowModes) {
+                slowRows.push([`${latency} ms`, `${MODE_LABEL[mode]}: detection`, latency <= 50 || latency >= SLOW_PI_MS ? `<= ${secs(goal)}` : "",
+                    ...KINDS.map((k) => detectionCell(get(slowDetection, `${latency}/${k}/${mode}`)))]);
+            }
+            const soak = get(soaks, String(latency));
+            slowRows.push([`${latency} ms`, `false downs in ${soakMinutes} min soak (requests failed)`, latency >= SLOW_PI_MS ? "0" : "",
+                ...KINDS.map((k) => soakCell(soak[KINDS.indexOf(k)]))]);
+            slowRows.push([`${latency} ms`, "samples with no server serving / fewest primaries up", "0 (never all down)",
+                ...KINDS.map((k) => { const r = soak[KINDS.indexOf(k)]; return `${r.allDownSamples} of ${r.samples} / ${r.minPrimaryUp} of ${servers}`; })]);
+        }
+        slowRows.push([`${tooSlowMs} ms (all)`, "slower than the check timeout: API still served?", "yes (never all down)", "not measured (no /readyz check)",
+            `${slowFleet.primariesDown ? "primaries all down" : "primaries NOT all down"}, fallback ${slowFleet.fallbackUp} of ${servers} up, ${slowFleet.failed} of ${slowFleet.sent} failed`]);
+        console.log("");
+        console.log(`Slow backends: every server's /readyz answers after the latency shown; ${RATE} new TLS connections/s through each config; ` +
+            `the soak runs both configs at once on two LBs, sampled every 100 ms; downs are HAProxy's own count (chkdown).`);
+        printTable(slowRows);
         progress("done");
     } finally {
         await stand.close();

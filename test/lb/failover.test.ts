@@ -1,14 +1,16 @@
 // Given a steady load of new TLS connections through the real haproxy running the
 // project's rendered config, when one API server fails (killed, stopped, or cut off the
 // network), HAProxy marks it down within 1.5 s and at most rate x detection / servers
-// requests fail. A slow but alive server is not taken out; and the seed's config misses
-// a hung server (so this measurement can fail).
+// requests fail. A slow but alive server is not taken out; a fleet too slow for the check
+// still serves through the fallback backend; and the seed's config misses a hung server
+// (so this measurement can fail).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { showStat } from "./haproxy";
+import { DEFAULT_HEALTH_CHECK, fallbackTimeoutMs } from "../../components/loadBalancer/haproxyConfig";
+import { serverStat, showStat } from "./haproxy";
 import { sleep } from "./lab";
 import { Load } from "./load";
-import { FAILURE_MODES, MODE_LABEL, RATE, REQUEST_TIMEOUT_MS, failedRequestBudget, measureDetection } from "./scenarios";
+import { FAILURE_MODES, MODE_LABEL, RATE, REQUEST_TIMEOUT_MS, SLOW_PI_MS, failedRequestBudget, measureDetection, measureSlowFleet } from "./scenarios";
 import { API_PORT, BACKEND, Stand } from "./stand";
 
 const DETECTION_GOAL_MS = 1500;
@@ -30,9 +32,9 @@ for (const mode of FAILURE_MODES) {
     });
 }
 
-test("a slow but alive server (/readyz in 250 ms) stays UP under load: no flapping", async () => {
+test(`a slow but alive server (/readyz in ${SLOW_PI_MS} ms, a loaded Pi) stays UP under load: no flapping`, async () => {
     const slow = stand.backend("s2");
-    await stand.startBackend(slow, { readyzDelayMs: 250 });
+    await stand.setReadyzDelay(slow, SLOW_PI_MS);
     const lb = stand.balancers[0];
     try {
         const h = await stand.startHaproxy("ours", lb);
@@ -46,11 +48,22 @@ test("a slow but alive server (/readyz in 250 ms) stays UP under load: no flappi
         }
         const summary = await load.stop();
         assert.deepEqual([...seen], ["UP"], `the slow server's status went through ${[...seen].join(", ")}`);
+        assert.equal((await serverStat(h, BACKEND, slow.name))?.downs, 0, "HAProxy counted a down");
         assert.equal(summary.failed, 0);
     } finally {
         await stand.stopHaproxy(lb);
-        await stand.startBackend(slow);
+        await stand.setReadyzDelay(slow, 0);
     }
+});
+
+test("every server slower than the check timeout: the primaries go down, the fallback backend keeps the API reachable", async () => {
+    const tooSlow = DEFAULT_HEALTH_CHECK.timeoutMs + 500;
+    assert.ok(tooSlow < fallbackTimeoutMs(DEFAULT_HEALTH_CHECK), "the fallback's timeout must cover this latency");
+    const r = await measureSlowFleet(stand, tooSlow);
+    assert.ok(r.primariesDown, `the primaries did not all go down at ${tooSlow} ms (so this test could not fail):\n${r.stats}`);
+    assert.equal(r.fallbackUp, stand.backends.length, r.stats);
+    assert.equal(r.failed, 0, `the fallback must serve:\n${r.stats}`);
+    assert.equal(r.sent, 50);
 });
 
 test("the seed's config does not mark a hung server down (the measurement can fail)", async () => {

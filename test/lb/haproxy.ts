@@ -15,6 +15,8 @@ export interface ServerStat {
     readonly lastAgent: string;
     /** Sessions handled in total. */
     readonly total: number;
+    /** How many times HAProxy marked the server down since it started (`chkdown`). */
+    readonly downs: number;
 }
 
 export interface Haproxy {
@@ -46,9 +48,9 @@ export async function showStat(socket: string): Promise<ServerStat[]> {
         if (i < 0) throw new Error(`"show stat" has no column ${name}`);
         return i;
     };
-    const [px, sv, status, weight, check, agent, lastAgt, stot] = ["pxname", "svname", "status", "weight", "check_status", "agent_status", "last_agt", "stot"].map(col);
+    const [px, sv, status, weight, check, agent, lastAgt, stot, chkdown] = ["pxname", "svname", "status", "weight", "check_status", "agent_status", "last_agt", "stot", "chkdown"].map(col);
     return lines.slice(1).map((l) => l.split(",")).filter((f) => f[sv] !== "FRONTEND" && f[sv] !== "BACKEND").map((f) => ({
-        backend: f[px], server: f[sv], status: f[status], weight: Number(f[weight]), checkStatus: f[check], agentStatus: f[agent], lastAgent: f[lastAgt], total: Number(f[stot]),
+        backend: f[px], server: f[sv], status: f[status], weight: Number(f[weight]), checkStatus: f[check], agentStatus: f[agent], lastAgent: f[lastAgt], total: Number(f[stot]), downs: Number(f[chkdown] || 0),
     }));
 }
 

@@ -4,7 +4,7 @@
 import { Haproxy, pollUntil, serverStat, showStat } from "./haproxy";
 import { VIP, sleep } from "./lab";
 import { Load, LoadSummary, RequestRecord, Watch, oneRequest, openWatch } from "./load";
-import { API_PORT, BACKEND, Balancer, ConfigKind, SEED_BACKEND, Stand } from "./stand";
+import { API_PORT, BACKEND, Balancer, ConfigKind, SEED_BACKEND, SERVING_BACKENDS, Stand } from "./stand";
 
 export type FailureMode = "killed" | "hung" | "cut";
 export const FAILURE_MODES: readonly FailureMode[] = ["killed", "hung", "cut"];
@@ -84,6 +84,111 @@ export async function measureDetection(stand: Stand, kind: ConfigKind, mode: Fai
     }
     const failedBefore = summary.records.filter((r) => !r.ok && r.startedAt < t0).length;
     return { kind, mode, detectionMs, load: summary, failed: summary.failed, failedBefore, statusTrail: trail };
+}
+
+/** The slowest /readyz answer the default health check must tolerate (a loaded Pi). */
+export const SLOW_PI_MS = 800;
+/** The /readyz latencies the benchmark measures detection and false downs at. */
+export const READYZ_LATENCIES_MS: readonly number[] = [50, 300, SLOW_PI_MS];
+
+export interface SoakResult {
+    readonly kind: ConfigKind;
+    readonly durationMs: number;
+    /** Times HAProxy marked a server of the primary backend down, with no fault injected. */
+    readonly falseDowns: number;
+    readonly downsByServer: Readonly<Record<string, number>>;
+    /** Samples (every 100 ms) in which no server of any serving backend was up. */
+    readonly allDownSamples: number;
+    readonly samples: number;
+    /** The fewest primary servers in service in any sample. */
+    readonly minPrimaryUp: number;
+    readonly sent: number;
+    readonly failed: number;
+}
+
+const SOAK_SAMPLE_MS = 100;
+
+/**
+ * No fault, steady load: each config runs on its own balancer at the same time (same
+ * backends, RATE new connections/s through each), for durationMs. Counts HAProxy's own
+ * down transitions (`chkdown`) and samples whether any server was left to serve.
+ */
+export async function measureSoak(stand: Stand, durationMs: number, kinds: readonly ConfigKind[], progress: (what: string) => void = () => undefined): Promise<SoakResult[]> {
+    if (stand.balancers.length < kinds.length) throw new Error(`a soak of ${kinds.length} configs needs as many balancers`);
+    const runs = kinds.map((kind, i) => ({ kind, lb: stand.balancers[i], samples: 0, allDown: 0, minPrimaryUp: Number.POSITIVE_INFINITY, base: new Map<string, number>() }));
+    const loads: Load[] = [];
+    try {
+        const hs = [];
+        for (const r of runs) hs.push(await stand.startHaproxy(r.kind, r.lb));
+        for (const [i, r] of runs.entries()) for (const st of await showStat(hs[i].socket)) r.base.set(`${st.backend}/${st.server}`, st.downs);
+        for (const r of runs) {
+            loads.push(new Load({
+                host: r.lb.address, port: API_PORT, ratePerSecond: RATE, timeoutMs: REQUEST_TIMEOUT_MS,
+                maxRequests: Math.ceil((RATE * durationMs) / 1000), maxDurationMs: durationMs,
+            }).start());
+        }
+        const start = Date.now();
+        let reported = start;
+        // Bounded: durationMs / SOAK_SAMPLE_MS samples per config.
+        while (Date.now() - start < durationMs) {
+            for (const [i, r] of runs.entries()) {
+                const st = await showStat(hs[i].socket);
+                const serving = st.filter((s) => SERVING_BACKENDS[r.kind].includes(s.backend) && s.status.startsWith("UP"));
+                const primaryUp = serving.filter((s) => s.backend === SERVING_BACKENDS[r.kind][0]).length;
+                r.samples++;
+                if (serving.length === 0) r.allDown++;
+                r.minPrimaryUp = Math.min(r.minPrimaryUp, primaryUp);
+            }
+            if (Date.now() - reported >= 60_000) { reported = Date.now(); progress(`soak: ${Math.round((reported - start) / 1000)} s of ${durationMs / 1000} s`); }
+            await sleep(SOAK_SAMPLE_MS);
+        }
+        const summaries = await Promise.all(loads.splice(0).map((l) => l.stop()));
+        const results: SoakResult[] = [];
+        for (const [i, r] of runs.entries()) {
+            const primary = (await showStat(hs[i].socket)).filter((s) => s.backend === SERVING_BACKENDS[r.kind][0] && stand.backends.some((b) => b.name === s.server));
+            const downsByServer = Object.fromEntries(primary.map((s) => [s.server, s.downs - (r.base.get(`${s.backend}/${s.server}`) ?? 0)]));
+            results.push({
+                kind: r.kind, durationMs, falseDowns: Object.values(downsByServer).reduce((a, b) => a + b, 0), downsByServer,
+                allDownSamples: r.allDown, samples: r.samples, minPrimaryUp: r.minPrimaryUp, sent: summaries[i].sent, failed: summaries[i].failed,
+            });
+        }
+        return results;
+    } finally {
+        await Promise.all(loads.map((l) => l.stop()));
+        for (const r of runs) await stand.stopHaproxy(r.lb);
+    }
+}
+
+export interface SlowFleetResult {
+    readonly latencyMs: number;
+    readonly primariesDown: boolean;
+    readonly fallbackUp: number;
+    readonly sent: number;
+    readonly failed: number;
+    readonly stats: string;
+}
+
+/**
+ * Every server's /readyz slower than the primary check's timeout (a fleet of overloaded Pis):
+ * waits (bounded) until the primaries are all down, then sends `requests` requests. Ours
+ * should still serve them through the fallback backend. Restores the backends afterwards.
+ */
+export async function measureSlowFleet(stand: Stand, latencyMs: number, requests = 50): Promise<SlowFleetResult> {
+    const lb = stand.balancers[0];
+    try {
+        const h = await stand.startHaproxy("ours", lb);
+        for (const b of stand.backends) await stand.setReadyzDelay(b, latencyMs);
+        const primariesDown = await pollUntil(async () => {
+            const st = (await showStat(h.socket)).filter((s) => s.backend === BACKEND);
+            return st.length === stand.backends.length && st.every((s) => s.status.startsWith("DOWN")) ? true : undefined;
+        }, 10_000, 50) ?? false;
+        const fallbackUp = (await showStat(h.socket)).filter((s) => s.backend === SERVING_BACKENDS.ours[1] && s.status.startsWith("UP")).length;
+        const shares = await measureShares(lb, requests);
+        return { latencyMs, primariesDown, fallbackUp, sent: shares.sent, failed: shares.failed, stats: await describe(h) };
+    } finally {
+        await stand.stopHaproxy(lb);
+        for (const b of stand.backends) await stand.setReadyzDelay(b, 0);
+    }
 }
 
 /** The goal for failed requests: rate x detection time / number of servers. */

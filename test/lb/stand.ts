@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { HaproxyServer, renderHaproxyConfig } from "../../components/loadBalancer/haproxyConfig";
+import { FALLBACK_BACKEND, HaproxyServer, PRIMARY_BACKEND, renderHaproxyConfig } from "../../components/loadBalancer/haproxyConfig";
 import { renderKeepalivedConfig, vrrpPriority } from "../../components/loadBalancer/keepalivedConfig";
 import { renderAgentCheck, renderAgentClientCertScript, renderXinetdService } from "../../components/loadBalancer/agentCheck";
 import { Haproxy, pollUntil, startHaproxy, waitAllUp } from "./haproxy";
@@ -16,8 +16,10 @@ export const API_PORT = 6443;
 export const AGENT_PORT = 9707;
 /** The seed's agent-check is served next to ours, on the next port. */
 export const SEED_AGENT_PORT = 9708;
-export const BACKEND = "k3s-servers";
+export const BACKEND = PRIMARY_BACKEND;
 export const SEED_BACKEND = "haproxy_servers";
+/** The backends whose servers can carry the API for each config (ours adds the fallback). */
+export const SERVING_BACKENDS: Record<ConfigKind, readonly string[]> = { seed: [SEED_BACKEND], ours: [PRIMARY_BACKEND, FALLBACK_BACKEND] };
 /** Our agent-check's thresholds (the stack config's defaults). */
 export const BUSY_PERCENT = 90;
 export const OVERLOAD_PERCENT = 100;
@@ -35,6 +37,8 @@ export interface Backend {
     proc?: Proc;
     xinetd?: Proc;
     linkUp: boolean;
+    /** How long its /readyz takes to answer (a slow Pi's apiserver); 0: at once. */
+    readyzDelayMs: number;
 }
 
 export interface Balancer {
@@ -103,7 +107,7 @@ export class Stand {
         this.agentClientDir = join(lab.dir, "agent-client");
         this.backends = SERVER_ADDRESSES.map((address, i) => {
             const name = `s${i + 1}`;
-            return { name, address, ns: lab.addNamespace(name, address), loadFile: lab.writeFile(`${name}.loadavg`, "0.10 0.10 0.10 1/100 1\n"), linkUp: true };
+            return { name, address, ns: lab.addNamespace(name, address), loadFile: lab.writeFile(`${name}.loadavg`, "0.10 0.10 0.10 1/100 1\n"), linkUp: true, readyzDelayMs: 0 };
         });
         this.balancers = LB_ADDRESSES.slice(0, balancers).map((address, i) => {
             const name = `lb${i + 1}`;
@@ -142,14 +146,20 @@ export class Stand {
     }
 
     /** Starts (or restarts) the backend's API stand-in and waits until it answers. */
-    async startBackend(b: Backend, opts: { readyzDelayMs?: number } = {}): Promise<void> {
+    async startBackend(b: Backend): Promise<void> {
         if (b.proc) await this.lab.stop(b.proc);
         b.proc = this.lab.spawn(`backend-${b.name}`, b.ns, process.execPath, [
-            BACKEND_JS, "--name", b.name, "--port", String(API_PORT), "--readyz-delay-ms", String(opts.readyzDelayMs ?? 0),
+            BACKEND_JS, "--name", b.name, "--port", String(API_PORT), "--readyz-delay-ms", String(b.readyzDelayMs),
         ]);
         const proc = b.proc;
         const ok = await pollUntil(async () => (await oneRequest(b.address, API_PORT, 500)).ok ? true : undefined, 10_000, 50);
         if (!ok) throw new Error(`backend ${b.name} did not answer on ${b.address}:${API_PORT}:\n${proc.log()}`);
+    }
+
+    /** Restarts the backend so that its /readyz answers after `ms` (restoreBackend keeps it). */
+    async setReadyzDelay(b: Backend, ms: number): Promise<void> {
+        b.readyzDelayMs = ms;
+        await this.startBackend(b);
     }
 
     /** Brings a failed backend back: link up, process restarted. */

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import { readdirSync } from "node:fs";
 import assert from "node:assert/strict";
-import { CHECK_TIMING, FALLBACK_SUFFIX, renderHaproxyConfig } from "../../components/loadBalancer/haproxyConfig";
+import { DEFAULT_HEALTH_CHECK, FALLBACK_BACKEND, PRIMARY_BACKEND, fallbackTimeoutMs, renderHaproxyConfig } from "../../components/loadBalancer/haproxyConfig";
 import { HEALTH_PORT } from "../../inventory/wellKnown";
 import { renderKeepalivedConfig, vrrpPriority } from "../../components/loadBalancer/keepalivedConfig";
 import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";
@@ -29,9 +29,9 @@ test("haproxy -c accepts the rendered config for the seed's five servers", () =>
     assert.equal(r.status, 0, output(r));
     assert.match(r.stdout + r.stderr, /Configuration file is valid/);
     assert.doesNotMatch(r.stdout + r.stderr, /WARNING|ALERT/, output(r));
-    // Exactly the five servers, each with the API port.
+    // Exactly the five servers, each with the API port, in each of the two backends.
     assert.deepEqual([...cfg.matchAll(/^\s+server (\S+) (\S+)$/gm)].map((m) => `${m[1]}=${m[2]}`),
-        seedServers.map((s) => `${s.name}=${s.address}:6443`));
+        [...seedServers, ...seedServers].map((s) => `${s.name}=${s.address}:6443`));
 });
 
 test("haproxy -c rejects a config with a broken address, so the check can fail", () => {
@@ -50,10 +50,13 @@ test("the rendered haproxy.cfg fixes the seed's blind spots", () => {
     });
     assert.match(cfg, /check-ssl verify none/, "a TLS check catches a hung apiserver");
     assert.match(cfg, /http-check send meth GET uri \/readyz/);
-    assert.match(cfg, new RegExp(`timeout check ${CHECK_TIMING.timeoutCheck}ms`));
-    assert.match(cfg, new RegExp(`inter ${CHECK_TIMING.inter}ms fastinter ${CHECK_TIMING.fastinter}ms downinter ${CHECK_TIMING.downinter}ms fall 2 rise 2`));
-    // Worst case from a hang to DOWN: inter + timeout + fastinter + timeout, within the 1.5 s goal.
-    assert.ok(CHECK_TIMING.inter + CHECK_TIMING.fastinter + 2 * CHECK_TIMING.timeoutCheck <= 1500);
+    const t = DEFAULT_HEALTH_CHECK;
+    assert.match(backendSection(cfg, PRIMARY_BACKEND), new RegExp(`timeout check ${t.timeoutMs}ms`));
+    assert.match(backendSection(cfg, PRIMARY_BACKEND), new RegExp(`inter ${t.intervalMs}ms fastinter ${t.intervalMs / 2}ms downinter 1000ms fall ${t.fall} rise ${t.rise}`));
+    // Worst case from a hang to DOWN: (fall - 1) x fastinter + inter + fall x timeout, within the 1.5 s goal,
+    // while a Pi that answers in 800 ms stays well inside the timeout.
+    assert.ok((t.fall - 1) * (t.intervalMs / 2) + t.intervalMs + t.fall * t.timeoutMs <= 1500);
+    assert.ok(t.timeoutMs >= 800 * 1.25);
     assert.match(cfg, /agent-check agent-port 9707/);
     assert.match(cfg, /observe layer4 error-limit 3 on-error mark-down on-marked-down shutdown-sessions/);
     assert.match(cfg, /^ {4}option redispatch 1$/m, "a refused new connection goes to another server at once");
@@ -66,18 +69,39 @@ test("the rendered haproxy.cfg fixes the seed's blind spots", () => {
     }), /stats password/);
 });
 
-test("every server is listed again as a backup without the agent, so agents never take the last live server out", () => {
+function backendSection(cfg: string, name: string): string {
+    const m = new RegExp(`^backend ${name}\n((?: {4}.*\n)+)`, "m").exec(cfg);
+    assert.ok(m, `no backend ${name} in:\n${cfg}`);
+    return m[1];
+}
+
+test("the servers are listed again in a fallback backend without the agent and with a lenient check, used only when the primary has none", () => {
     const cfg = renderHaproxyConfig({
         servers: seedServers, apiPort: 6443, agentCheckPort: 9707,
         statsBindAddress: "10.10.50.204", statsUser: "admin", statsPassword: "pw",
     });
-    assert.match(cfg, /^ {4}option allbackups$/m);
-    assert.deepEqual([...cfg.matchAll(/^\s+server (\S+) (\S+) backup no-agent-check$/gm)].map((m) => `${m[1]}=${m[2]}`),
-        seedServers.map((s) => `${s.name}${FALLBACK_SUFFIX}=${s.address}:6443`));
-    assert.throws(() => renderHaproxyConfig({
-        servers: [{ name: "a", address: "10.0.0.1" }, { name: `a${FALLBACK_SUFFIX}`, address: "10.0.0.2" }], apiPort: 6443, agentCheckPort: 9707,
-        statsBindAddress: "10.0.0.9", statsUser: "admin", statsPassword: "pw",
-    }), /reserved/);
+    assert.match(cfg, new RegExp(`^ {4}use_backend ${FALLBACK_BACKEND} if \\{ nbsrv\\(${PRIMARY_BACKEND}\\) eq 0 \\}\n {4}default_backend ${PRIMARY_BACKEND}$`, "m"));
+    const servers = (section: string): string[] => [...section.matchAll(/^\s+server (\S+) (\S+)$/gm)].map((m) => `${m[1]}=${m[2]}`);
+    const primary = backendSection(cfg, PRIMARY_BACKEND);
+    const fallback = backendSection(cfg, FALLBACK_BACKEND);
+    assert.deepEqual(servers(fallback), servers(primary));
+    assert.deepEqual(servers(primary), seedServers.map((s) => `${s.name}=${s.address}:6443`));
+    assert.match(primary, /agent-check agent-port 9707/);
+    assert.doesNotMatch(fallback, /agent-check/);
+    assert.match(fallback, new RegExp(`timeout check ${fallbackTimeoutMs(DEFAULT_HEALTH_CHECK)}ms`));
+    assert.match(fallback, /fall 3 rise 1/);
+});
+
+test("the health-check timing comes from loadBalancer.healthCheck, and the fallback stays three timeouts lenient", () => {
+    const healthCheck = { intervalMs: 1000, timeoutMs: 2500, fall: 2, rise: 3 };
+    const cfg = renderHaproxyConfig({
+        servers: seedServers, apiPort: 6443, agentCheckPort: 9707,
+        statsBindAddress: "10.10.50.204", statsUser: "admin", statsPassword: "pw", healthCheck,
+    });
+    assert.match(backendSection(cfg, PRIMARY_BACKEND), /timeout check 2500ms/);
+    assert.match(backendSection(cfg, PRIMARY_BACKEND), /inter 1000ms fastinter 500ms downinter 1000ms fall 2 rise 3/);
+    assert.match(backendSection(cfg, FALLBACK_BACKEND), /timeout check 7500ms/);
+    assert.equal(haproxyCheck(cfg).status, 0, output(haproxyCheck(cfg)));
 });
 
 function keepalivedCheck(cfg: string) {

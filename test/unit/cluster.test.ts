@@ -62,7 +62,8 @@ test("the LB config lists exactly the server addresses", async () => {
         const text = await resolve(cfg);
         assert.ok(text.secret, `${lb}'s haproxy.cfg holds the stats password and must be secret`);
         const servers = [...text.value.matchAll(/^\s+server (\S+) (\S+)$/gm)].map((m) => m[2]);
-        assert.deepEqual(servers, ["198.18.0.31:6443", "198.18.0.32:6443", "198.18.0.33:6443"]);
+        const expected = ["198.18.0.31:6443", "198.18.0.32:6443", "198.18.0.33:6443"];
+        assert.deepEqual(servers, [...expected, ...expected], "each server in the primary and in the fallback backend");
     }
 });
 

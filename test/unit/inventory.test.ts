@@ -26,7 +26,14 @@ test("given the seed-shaped inventory, roles are resolved in order", () => {
     assert.equal(inv.apiAddress, "198.18.0.100");
     assert.equal(inv.k3s.installScript, "https://get.k3s.io");
     assert.equal(inv.loadBalancer.agentCheckPort, 9707);
+    assert.deepEqual(inv.loadBalancer.healthCheck, { intervalMs: 400, timeoutMs: 1000, fall: 1, rise: 2 });
     assert.equal(inv.ssh.port, 22);
+});
+
+test("a partial loadBalancer.healthCheck keeps the other defaults", () => {
+    const cfg = goodRawConfig();
+    cfg.loadBalancer = { healthCheck: { timeoutMs: 2500 } };
+    assert.deepEqual(parseInventory(cfg).loadBalancer.healthCheck, { intervalMs: 400, timeoutMs: 2500, fall: 1, rise: 2 });
 });
 
 test("given no vip, the API address is the first load balancer", () => {
@@ -109,6 +116,9 @@ const bad: [string, (c: RawConfig) => void, ...RegExp[]][] = [
     ["streaming on with servicelb turned off", (c) => { c.k3s = { version: "v1.33.5+k3s1", disable: ["servicelb"] }; }, /picluster:k3s\.disable: turns off servicelb, .*LoadBalancer Service/],
     ["recordings on local-path with local-storage turned off", (c) => { c.k3s = { version: "v1.33.5+k3s1", disable: ["local-storage"] }; }, /picluster:k3s\.disable: turns off local-storage, .*local-path volume/],
     ["bad interface name", (c) => { c.loadBalancer = { interface: "eth 0" }; }, /picluster:loadBalancer\.interface/],
+    ["a health-check timeout below 100 ms", (c) => { c.loadBalancer = { healthCheck: { timeoutMs: 50 } }; }, /picluster:loadBalancer\.healthCheck\.timeoutMs: .*100/],
+    ["a health check with fall 0", (c) => { c.loadBalancer = { healthCheck: { fall: 0 } }; }, /picluster:loadBalancer\.healthCheck\.fall: .*1/],
+    ["a misspelt health-check key", (c) => { c.loadBalancer = { healthCheck: { timeout: 2000 } }; }, /picluster:loadBalancer\.healthCheck.*timeout/],
 ];
 
 for (const [what, mutate, ...expected] of bad) {
