@@ -39,9 +39,11 @@ test("any valid inventory is accepted and haproxy -c accepts its rendered config
         const cfg = renderHaproxyConfig({
             servers: inv.servers, apiPort: 6443, agentCheckPort: inv.loadBalancer.agentCheckPort,
             statsBindAddress: inv.loadBalancers[0].address, statsUser: "admin", statsPassword: "pw123456",
+            healthCheck: inv.loadBalancer.healthCheck,
         });
         const listed = [...cfg.matchAll(/^\s+server \S+ (\S+):6443$/gm)].map((m) => m[1]);
-        assert.deepEqual(listed, inv.servers.map((s) => s.address));
+        const addresses = inv.servers.map((s) => s.address);
+        assert.deepEqual(listed, [...addresses, ...addresses], "every server in the primary and in the fallback backend");
         const r = run("haproxy", ["-c", "-f", writeTemp(tempDir("prop-"), "haproxy.cfg", cfg)]);
         assert.equal(r.status, 0, output(r));
     }), { numRuns: 25 });
