@@ -4,6 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, Inventory, InventoryError, parseInventory } from "./inventory/schema";
 import { verifyAirgapFiles } from "./inventory/airgapFiles";
+import { versionChangeProblem } from "./inventory/versionChange";
 
 export interface StackSettings {
     readonly inventory: Inventory;
@@ -76,4 +77,22 @@ function loadUnchecked(): StackSettings {
     const inventory: Inventory = { ...parsed, k3s: airgap.k3s };
     const sshPrivateKey = new pulumi.Config(CONFIG_NAMESPACE).requireSecret("sshPrivateKey");
     return { inventory, sshPrivateKey };
+}
+
+/** The stack output that records the k3s version of the last completed `up` (components/stack.ts). */
+export const K3S_VERSION_OUTPUT = "k3sVersion";
+
+/**
+ * Refuses a k3s downgrade or a skipped minor version before any resource that touches a Pi
+ * is registered. The version the cluster runs is this stack's own last `k3sVersion` output,
+ * read through a StackReference to itself (the engine reads the stack's checkpoint; a new
+ * stack has none, and then anything goes).
+ */
+export async function refuseUnsafeVersionChange(wanted: string): Promise<void> {
+    const self = new pulumi.StackReference("running-version", {
+        name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+    });
+    const running: unknown = (await self.getOutputDetails(K3S_VERSION_OUTPUT)).value;
+    const problem = versionChangeProblem(typeof running === "string" ? running : undefined, wanted, `${CONFIG_NAMESPACE}:k3s.version`);
+    if (problem) throw new pulumi.RunError(`invalid stack configuration:\n  - ${problem}`);
 }

@@ -6,6 +6,7 @@ import * as random from "@pulumi/random";
 import { StackSettings } from "../config";
 import { buildCluster, Cluster } from "./cluster";
 import { StreamingPlatform } from "./streaming/platform";
+import { etcdSnapshotOnDestroy } from "./k3s/snapshots";
 
 export interface StackOutputs {
     readonly cluster: Cluster;
@@ -22,6 +23,12 @@ export interface StackOutputs {
     readonly streamingPublishUrls?: pulumi.Output<Record<string, string>>;
     /** Per stream, the player page playing it. */
     readonly streamingWatchUrls?: pulumi.Output<Record<string, string>>;
+    /**
+     * The k3s version the cluster runs: known only once every server and agent install has
+     * completed, so an `up` that failed halfway leaves the previous value in the stack
+     * (config.ts reads it back to refuse a downgrade or a skipped minor version).
+     */
+    readonly k3sVersion: pulumi.Output<string>;
 }
 
 export function buildStack(settings: StackSettings): StackOutputs {
@@ -49,6 +56,16 @@ export function buildStack(settings: StackSettings): StackOutputs {
         })
         : undefined;
 
+    // Deleted first on destroy (it depends on every install and the platform): saves an etcd
+    // snapshot and copies it to this machine before k3s's uninstall deletes the data.
+    const inv = settings.inventory;
+    etcdSnapshotOnDestroy("etcd-snapshot", {
+        servers: inv.servers.map((h) => ({ name: h.name, address: h.address, port: inv.ssh.port, user: inv.ssh.user, hostKey: h.hostKey })),
+        copyTo: inv.k3s.etcdSnapshots.copyTo,
+        connectTimeoutSeconds: inv.ssh.perDialTimeoutSeconds,
+        privateKey: settings.sshPrivateKey,
+    }, { dependsOn: [...cluster.servers.installs, ...cluster.agents.installs, ...(streaming ? [streaming] : [])] });
+
     return {
         cluster,
         apiEndpoint: cluster.apiUrl,
@@ -60,5 +77,7 @@ export function buildStack(settings: StackSettings): StackOutputs {
         streamingPlayerUrl: streaming?.playerUrl,
         streamingPublishUrls: streaming?.publishUrls,
         streamingWatchUrls: streaming?.watchUrls,
+        k3sVersion: pulumi.all([...cluster.servers.installs, ...cluster.agents.installs].map((i) => i.id))
+            .apply(() => settings.inventory.k3s.version),
     };
 }

@@ -67,6 +67,11 @@ function networkSchema(fallback: string, sizeProblem: (prefix: number) => string
     }).default(fallback);
 }
 
+const CRON_MESSAGE = "must be a 5-field cron schedule such as \"0 */12 * * *\" (k3s's etcd-snapshot-schedule-cron)";
+const COPY_TO_MESSAGE = "must be a folder on this machine (relative to the project folder, or absolute) without quotes, e.g. etcd-snapshots";
+/** k3s's own snapshot defaults (every 12 hours, 5 kept); copies land in the project's etcd-snapshots/. */
+const DEFAULT_SNAPSHOTS = { scheduleCron: "0 */12 * * *", retention: 5, copyTo: "etcd-snapshots" } as const;
+
 const k3sSchema = z.strictObject({
     version: z.string({ error: "is required: pin a k3s release such as v1.33.5+k3s1" })
         .regex(K3S_VERSION, { message: "must be a pinned k3s release such as v1.33.5+k3s1 (not a channel like 'stable' or 'latest')" }),
@@ -97,6 +102,14 @@ const k3sSchema = z.strictObject({
     serviceCidr: networkSchema("10.43.0.0/16", (prefix) => prefix < 12
         ? `is a /${prefix}: kube-apiserver refuses a service network larger than a /12; use a /16 such as 10.43.0.0/16`
         : prefix > 28 ? `is a /${prefix}: k3s puts the cluster DNS at the network's 10th address, so it needs at least a /28; use a /16 such as 10.43.0.0/16` : undefined),
+    // etcd snapshots the k3s way on every server (etcd-snapshot-schedule-cron and -retention,
+    // k3s's defaults), and the one saved before destroy or a change of the server set, copied to
+    // `copyTo` on this machine (components/k3s/snapshots.ts).
+    etcdSnapshots: z.strictObject({
+        scheduleCron: z.string({ error: CRON_MESSAGE }).regex(/^\S+(\s+\S+){4}$/, { message: CRON_MESSAGE }).default(DEFAULT_SNAPSHOTS.scheduleCron),
+        retention: boundedInt(1, 1000, "scheduled snapshots each server keeps, e.g. 5").default(DEFAULT_SNAPSHOTS.retention),
+        copyTo: z.string({ error: COPY_TO_MESSAGE }).regex(/^[^\0\n'"]+$/, { message: COPY_TO_MESSAGE }).default(DEFAULT_SNAPSHOTS.copyTo),
+    }).default({ ...DEFAULT_SNAPSHOTS }),
     // Bundled components to turn off on every server (a cluster-wide setting).
     disable: z.array(z.enum(["traefik", "servicelb", "local-storage", "metrics-server", "coredns"], {
         error: "lists an unknown component: use traefik, servicelb, local-storage, metrics-server or coredns",

@@ -34,6 +34,8 @@ export function renderK3sConfig(node: K3sNodeConfig): string {
             `service-cidr: ${q(node.k3s.serviceCidr)}`,
             ...list("tls-san", node.tlsSans),
             ...list("disable", node.k3s.disable),
+            `etcd-snapshot-schedule-cron: ${q(node.k3s.etcdSnapshots.scheduleCron)}`,
+            `etcd-snapshot-retention: ${node.k3s.etcdSnapshots.retention}`,
         );
     }
     return lines.join("\n") + "\n";

@@ -35,6 +35,37 @@ test("given the dev stack and no reachable host, preview succeeds offline with e
     }
 });
 
+test("given a stack whose last up ran a newer k3s, preview refuses the downgrade offline (before any SSH), naming the key", () => {
+    const ws = workspace(REPO, [...PROGRAM_FILES, "Pulumi.dev.yaml"]);
+    try {
+        assert.equal(ws.pulumi(["stack", "init", "dev"]).status, 0);
+        assert.equal(ws.pulumi(["config", "set", "--secret", "picluster:sshPrivateKey"], { input: FAKE_KEY }).status, 0);
+        const running = "v1.34.1+k3s1";
+        const wanted = (readRawYaml(join(ws.dir, "Pulumi.dev.yaml")).match(/version: (v\S+)/) ?? [])[1];
+        assert.ok(wanted && wanted < running, `Pulumi.dev.yaml pins ${wanted}, which must be older than ${running} for this test`);
+        // The checkpoint a completed up leaves: the root stack resource with its outputs.
+        const exported = ws.pulumi(["stack", "export", "-s", "dev"]);
+        assert.equal(exported.status, 0, show(exported));
+        const doc = JSON.parse(exported.stdout) as { deployment: { resources?: unknown[] } };
+        doc.deployment.resources = [{
+            urn: "urn:pulumi:dev::picluster::pulumi:pulumi:Stack::picluster-dev", custom: false, type: "pulumi:pulumi:Stack",
+            outputs: { k3sVersion: running },
+        }];
+        const file = join(ws.dir, "checkpoint.json");
+        writeFileSync(file, JSON.stringify(doc));
+        const imported = ws.pulumi(["stack", "import", "--file", file, "-s", "dev"]);
+        assert.equal(imported.status, 0, show(imported));
+        const r = ws.pulumi(["preview", "-s", "dev"], { netns: "isolated" });
+        assert.notEqual(r.status, 0, show(r));
+        const out = r.stdout + r.stderr;
+        assert.match(out, new RegExp(`picluster:k3s\\.version: ${wanted.replace(/[.+]/g, "\\$&")} is older than ${running.replace(/[.+]/g, "\\$&")}, which the cluster runs`), show(r));
+        assert.doesNotMatch(out, /^\s+at .+\(.+:\d+:\d+\)$/m, `no stack trace expected:\n${out}`);
+        assert.doesNotMatch(out, /command:remote:Command/, "no Pi's resource was planned");
+    } finally {
+        ws.cleanup();
+    }
+});
+
 const badInventories: [string, string, RegExp][] = [
     ["an even number of servers", "    - { name: rasp26, address: 10.10.50.221, role: server }\n", /picluster:hosts: 6 servers is an even number/],
     ["a host in two roles", "    - { name: rasp04, address: 10.10.50.230, role: loadbalancer }\n", /rasp04 is listed as server .* and as loadbalancer/],

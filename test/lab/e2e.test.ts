@@ -9,7 +9,7 @@
 import { after, before, describe, it, TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { agentCheck, apiGet, Lab, LAB_HOME, parseKubeconfig, processTree, REPO, sampleCommandLines, show, sleep, stepsOf } from "./labkit";
@@ -450,6 +450,8 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
             if (op === "create" && isNew(res)) continue;
             if (op === "update" && /^api-lb-t-lb\d-haproxy$/.test(res)) continue;
             if (op === "replace" && res === "node-list") continue;
+            // Triggered by the server set: the old one's delete saves a snapshot as the set changes.
+            if (op === "replace" && res === "etcd-snapshot") continue;
             problems.push(`${op} ${res}`);
         }
         assert.deepEqual(problems, [], "only the new Pis' resources are created; only haproxy configs change");
@@ -475,7 +477,10 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         assert.equal(r.status, 0, show(r));
         converged = true;
         const steps = stepsOf(r.stdout);
-        assert.deepEqual(steps.deleted.filter((x) => x !== "node-list"), [], show(r));
+        // Replaced, so their originals are deleted: the node list, and the snapshot command (its
+        // old delete saved a snapshot as the server set changed).
+        assert.deepEqual(steps.deleted.filter((x) => x !== "node-list" && x !== "etcd-snapshot"), [], show(r));
+        assert.match(r.stdout, /picluster: etcd snapshot \S+ of t-s\d copied to /, "a snapshot was saved as the servers changed");
         const servers = [...lab.active("server"), lab.pi("t-s4"), lab.pi("t-s5")];
         for (const lb of lab.active("loadbalancer")) {
             assert.deepEqual(haproxyServers(lb.name).filter((s) => s.backend === "k3s-servers").map((s) => s.name).sort(), names(servers));
@@ -613,6 +618,44 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         converged = true;
     });
 
+    it("restore drill: objects made with kubectl, a snapshot, the objects deleted, tools/restore-etcd: they are back, every server a member again, and up has nothing to do", async (t) => {
+        if (notConverged(t)) return;
+        converged = false;
+        const first = "t-s2"; // the stack's first server since t-s1 left
+        const k = kubectlFor(lab.output("kubeconfig"));
+        const dir = mkdtempSync(join(tmpdir(), "e2e-restore-"));
+        try {
+            k.ok(["create", "configmap", "drill", "--from-literal=answer=42"]);
+            k.ok(["create", "deployment", "drill-web", "--image=registry.invalid/web:1", "--replicas=1"]);
+            const saved = lab.execOk(first, "k3s etcd-snapshot save --name drill");
+            const name = /Snapshot (\S+) saved\./.exec(saved)?.[1];
+            assert.ok(name, saved);
+            const file = join(dir, name);
+            // The Pi's /var is this folder of the lab (a snapshot is megabytes: no exec's stdout).
+            copyFileSync(join(lab.dir, "pis", first, "var", "lib", "rancher", "k3s", "server", "db", "snapshots", name), file);
+            k.ok(["delete", "configmap", "drill"]);
+            k.ok(["delete", "deployment", "drill-web"]);
+            assert.notEqual(k.kubectl(["get", "configmap", "drill"]).status, 0, "the ConfigMap is gone before the restore");
+            const r = lab.lab(["restore-etcd", "--lab", lab.name, file], 900_000);
+            assert.equal(r.status, 0, show(r));
+            assert.match(r.stdout, /restart without --cluster-reset flag now/, "k3s's own reset ran");
+            await until("the API answering through the VIP", 120, () => k.kubectl(["get", "--raw", "/readyz"]).status === 0);
+            assert.equal(k.ok(["get", "configmap", "drill", "-o", "jsonpath={.data.answer}"]), "42", "the ConfigMap is back");
+            k.ok(["get", "deployment", "drill-web"]);
+            const members = assertStartedEtcdMembers(3, first);
+            assert.deepEqual(members.map((m) => m.replace(/-[0-9a-f]+$/, "")), ["t-s2", "t-s3", "t-s4"], "every server is a member again");
+            await until("every node Ready", 120, () => readyNodes(first).join(" ") === "t-a1 t-a2 t-a3 t-a4 t-s2 t-s3 t-s4");
+            k.ok(["delete", "deployment", "drill-web"]);
+            k.ok(["delete", "configmap", "drill"]);
+            const pv = lab.pulumi(["preview", "--expect-no-changes"]);
+            assert.equal(pv.status, 0, show(pv));
+        } finally {
+            k.done();
+            rmSync(dir, { recursive: true, force: true });
+        }
+        converged = true;
+    });
+
     it("pulumi destroy leaves every Pi's /etc, /usr/local and /var as they were before up", (t) => {
         if (notConverged(t)) return;
         const r = lab.pulumi(["destroy", "--yes", "--skip-preview"]);
@@ -623,6 +666,18 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         assert.match(r.stdout, /kubernetes:apps\/v1:Deployment \S+ deleted/, show(r));
         assert.match(r.stdout, /kubernetes:core\/v1:Namespace \S+ deleted/, show(r));
         assert.doesNotMatch(r.stdout + r.stderr, /cluster is unreachable and the `deleteUnreachable` option is enabled/, show(r));
+        // Issue 16: before k3s's uninstall deleted the data, an etcd snapshot was saved with
+        // `k3s etcd-snapshot save` and copied to the project's etcd-snapshots/ folder, private;
+        // Debian's etcdctl reads it as a sound snapshot of the whole cluster.
+        const copied = /picluster: etcd snapshot (\S+) of (t-s\d) copied to (\S+)/.exec(r.stdout);
+        assert.ok(copied, `no snapshot copied before destroy:\n${show(r)}`);
+        assert.equal(copied[3], join(lab.project, "etcd-snapshots", copied[1]));
+        assert.equal(statSync(copied[3]).mode & 0o777, 0o600, "the snapshot holds every Secret: owner-only");
+        const status = spawnSync("etcdctl", ["snapshot", "status", copied[3], "-w", "json"], { encoding: "utf8", env: { ...process.env, ETCDCTL_API: "3" } });
+        assert.equal(status.status, 0, `etcdctl snapshot status: ${status.stderr}`);
+        const keys = (JSON.parse(status.stdout) as { totalKey: number }).totalKey;
+        assert.ok(keys > 100, `a snapshot of the whole cluster has its Nodes, Secrets, ConfigMaps...: only ${keys} keys`);
+        assert.match(r.stdout, /k3s's uninstall now deletes every server's etcd data and local snapshots/, "destroy says what it deletes");
         const diffs: string[] = [];
         for (const p of lab.pis) {
             for (const d of treeDiff(p.name)) diffs.push(`${p.name}: ${d}`);

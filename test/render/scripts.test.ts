@@ -8,12 +8,14 @@ import * as lbScripts from "../../components/loadBalancer/scripts";
 import { asRoot } from "../../components/shared/bash";
 import { renderRemoveStagingDirScript, renderStagingDirCommand, stagedAirgap } from "../../components/k3s/airgap";
 import { renderK3sConfig } from "../../components/k3s/nodeConfig";
+import { renderCopySnapshotScript } from "../../components/k3s/snapshots";
 import {
     renderAgentCheck, renderAgentClientCertScript, renderXinetdService, servicesLine, AGENT_CHECK_PATH, AGENT_CLIENT_CERT_PATH, AGENT_CLIENT_KEY_PATH,
 } from "../../components/loadBalancer/agentCheck";
 import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";
 
-const k3s = { version: "v1.33.5+k3s1", installScript: "https://get.k3s.io", clusterCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", disable: [] };
+const k3s = { version: "v1.33.5+k3s1", installScript: "https://get.k3s.io", clusterCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", disable: [],
+    etcdSnapshots: { scheduleCron: "0 */12 * * *", retention: 5, copyTo: "etcd-snapshots" } };
 
 // Every script each component sends, by the folder it lives in.
 const scripts = { ...piScripts, ...k3sScripts, ...lbScripts };
@@ -71,6 +73,11 @@ const rendered: Record<string, string> = {
         apiClientCertPath: AGENT_CLIENT_CERT_PATH, apiClientKeyPath: AGENT_CLIENT_KEY_PATH,
     }),
     agentClientCert: renderAgentClientCertScript(),
+    copyEtcdSnapshot: renderCopySnapshotScript({
+        servers: [{ name: "rasp04", address: "10.10.50.198", port: 22, user: "pirate", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFake" },
+            { name: "rasp09", address: "10.10.50.203", port: 2222, user: "root" }],
+        copyTo: "/home/me/picluster/etcd-snapshots", connectTimeoutSeconds: 10, deadlineSeconds: 120,
+    }),
 };
 
 for (const [name, text] of Object.entries(rendered)) {

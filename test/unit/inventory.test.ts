@@ -27,6 +27,7 @@ test("given the seed-shaped inventory, roles are resolved in order", () => {
     assert.equal(inv.k3s.installScript, "https://get.k3s.io");
     assert.equal(inv.loadBalancer.agentCheckPort, 9707);
     assert.deepEqual(inv.loadBalancer.healthCheck, { intervalMs: 400, timeoutMs: 1000, fall: 1, rise: 2 });
+    assert.deepEqual(inv.k3s.etcdSnapshots, { scheduleCron: "0 */12 * * *", retention: 5, copyTo: "etcd-snapshots" }, "k3s's own snapshot defaults");
     assert.equal(inv.ssh.port, 22);
 });
 
@@ -118,6 +119,8 @@ const bad: [string, (c: RawConfig) => void, ...RegExp[]][] = [
     ["bad interface name", (c) => { c.loadBalancer = { interface: "eth 0" }; }, /picluster:loadBalancer\.interface/],
     ["a health-check timeout below 100 ms", (c) => { c.loadBalancer = { healthCheck: { timeoutMs: 50 } }; }, /picluster:loadBalancer\.healthCheck\.timeoutMs: .*100/],
     ["a health check with fall 0", (c) => { c.loadBalancer = { healthCheck: { fall: 0 } }; }, /picluster:loadBalancer\.healthCheck\.fall: .*1/],
+    ["a snapshot schedule that is not a cron line", (c) => { c.k3s = { version: "v1.33.5+k3s1", etcdSnapshots: { scheduleCron: "every 12h" } }; }, /picluster:k3s\.etcdSnapshots\.scheduleCron: must be a 5-field cron schedule such as "0 \*\/12 \* \* \*"/],
+    ["no snapshots kept", (c) => { c.k3s = { version: "v1.33.5+k3s1", etcdSnapshots: { retention: 0 } }; }, /picluster:k3s\.etcdSnapshots\.retention: must be a whole number from 1 to 1000/],
     ["a misspelt health-check key", (c) => { c.loadBalancer = { healthCheck: { timeout: 2000 } }; }, /picluster:loadBalancer\.healthCheck.*timeout/],
 ];
 

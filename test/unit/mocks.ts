@@ -13,7 +13,8 @@ export interface Registered {
     readonly inputs: Record<string, unknown>;
 }
 
-export function installStrictMocks(opts: { preview?: boolean } = {}): Registered[] {
+/** `previousOutputs`: what the stack's reference to itself reads (its last completed up's outputs). */
+export function installStrictMocks(opts: { preview?: boolean; previousOutputs?: Record<string, unknown> } = {}): Registered[] {
     const registered: Registered[] = [];
     void pulumi.runtime.setMocks({
         newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
@@ -33,6 +34,8 @@ export function installStrictMocks(opts: { preview?: boolean } = {}): Registered
                 }
                 case "pulumi:providers:kubernetes":
                     return { id: `${args.name}-id`, state: inputs };
+                case "pulumi:pulumi:StackReference":
+                    return { id: String(inputs.name), state: { name: inputs.name, outputs: opts.previousOutputs ?? {}, secretOutputNames: [] } };
                 case "random:index/randomPassword:RandomPassword":
                     // A streaming publish key must look like one (32 letters and digits, one per stream and rotation).
                     if (args.name.includes("-publish-key-")) return { id: `${args.name}-id`, state: { ...inputs, result: mockPublishKey(args.name, inputs.keepers) } };
@@ -44,7 +47,7 @@ export function installStrictMocks(opts: { preview?: boolean } = {}): Registered
         call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
             throw new Error(`unexpected provider function call ${args.token}`);
         },
-    }, "picluster", "unit", opts.preview ?? false);
+    }, "picluster", "unit", opts.preview ?? false, "organization");
     return registered;
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -39,13 +40,21 @@ type Config struct {
 	ServiceCIDR    string
 	Disable        []string
 	NodeLabels     []string
+	// etcd snapshots (snapshot.go), with k3s's defaults.
+	SnapshotCron      string
+	SnapshotRetention int
+	DisableSnapshots  bool
+	// server --cluster-reset [--cluster-reset-restore-path] (reset.go).
+	ClusterReset            bool
+	ClusterResetRestorePath string
 }
 
 var knownFlags = map[string]bool{
 	"cluster-init": true, "server": true, "token": true, "token-file": true, "agent-token": true,
 	"node-name": true, "node-ip": true, "tls-san": true, "write-kubeconfig-mode": true,
 	"write-kubeconfig": true, "cluster-cidr": true, "service-cidr": true, "disable": true,
-	"node-label": true,
+	"node-label": true, "etcd-snapshot-schedule-cron": true, "etcd-snapshot-retention": true, "etcd-disable-snapshots": true,
+	"cluster-reset": true, "cluster-reset-restore-path": true,
 }
 
 // Flags that k3s accepts and the stand-in can ignore without changing what it proves.
@@ -84,7 +93,7 @@ func loadConfig(role string, args []string) (*Config, error) {
 		}
 		name, val, has := strings.Cut(strings.TrimPrefix(a, "--"), "=")
 		if !has {
-			if name == "cluster-init" || name == "debug" || name == "selinux" {
+			if name == "cluster-init" || name == "cluster-reset" || name == "debug" || name == "selinux" {
 				val = "true"
 			} else if i+1 < len(args) {
 				i++
@@ -96,7 +105,8 @@ func loadConfig(role string, args []string) (*Config, error) {
 		settings = append(settings, kv{name, []string{val}})
 	}
 	c := &Config{KubeconfigMode: "0600", KubeconfigPath: "/etc/rancher/k3s/k3s.yaml",
-		ClusterCIDR: "10.42.0.0/16", ServiceCIDR: "10.43.0.0/16"}
+		ClusterCIDR: "10.42.0.0/16", ServiceCIDR: "10.43.0.0/16",
+		SnapshotCron: defaultSnapshotCron, SnapshotRetention: defaultSnapshotRetention}
 	set := map[string]bool{}
 	for _, s := range settings {
 		set[s.key] = true
@@ -133,6 +143,20 @@ func loadConfig(role string, args []string) (*Config, error) {
 			c.Disable = append(c.Disable, splitList(s.vals)...)
 		case "node-label":
 			c.NodeLabels = append(c.NodeLabels, splitList(s.vals)...)
+		case "etcd-snapshot-schedule-cron":
+			c.SnapshotCron = v
+		case "etcd-snapshot-retention":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("etcd-snapshot-retention %q: %w", v, err)
+			}
+			c.SnapshotRetention = n
+		case "etcd-disable-snapshots":
+			c.DisableSnapshots = v == "true"
+		case "cluster-reset":
+			c.ClusterReset = v == "true"
+		case "cluster-reset-restore-path":
+			c.ClusterResetRestorePath = v
 		default:
 			if ignoredFlags[s.key] {
 				log.Printf("stand-in: flag --%s accepted and ignored", s.key)

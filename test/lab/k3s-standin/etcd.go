@@ -215,7 +215,8 @@ func etcdCerts(nodeIP string) error {
 }
 
 // runEtcd starts etcd as a child that dies with this process. exited is closed when it ends.
-func runEtcd(name, nodeIP, initialCluster, state string, logw io.Writer) (*exec.Cmd, <-chan error, error) {
+// extra are further etcd flags (the cluster reset's --force-new-cluster).
+func runEtcd(name, nodeIP, initialCluster, state string, logw io.Writer, extra ...string) (*exec.Cmd, <-chan error, error) {
 	d := etcdTLSDir()
 	ca := filepath.Join(tlsDir(), "etcd-ca.crt")
 	args := []string{
@@ -237,6 +238,7 @@ func runEtcd(name, nodeIP, initialCluster, state string, logw io.Writer) (*exec.
 	if initialCluster != "" {
 		args = append(args, "--initial-cluster="+initialCluster, "--initial-cluster-state="+state)
 	}
+	args = append(args, extra...)
 	exited := make(chan error, 1)
 	cmd, err := startChild("etcd", etcdBinary, args, logw, func(e error) {
 		exited <- e

@@ -15,6 +15,7 @@
 //     TLS for clients and peers, k3s's heartbeat/election settings), so quorum is real:
 //     without it, writes and /readyz fail;
 //   - deleting a server's Node removes its etcd member, as k3s's etcd controller does;
+//   - scheduled and on-demand etcd snapshots (`k3s etcd-snapshot save|ls|delete|prune`);
 //   - agents register and renew their lease through the URL they are given (the LB).
 //
 // What it does not do: run pods, containerd, flannel, kubelet, kube-proxy, CoreDNS, the rest
@@ -49,6 +50,8 @@ func main() {
 		os.Exit(agentMain(args[1:]))
 	case "kubectl":
 		os.Exit(kubectlMain(args[1:]))
+	case "etcd-snapshot":
+		os.Exit(etcdSnapshotMain(args[1:]))
 	default:
 		fmt.Fprintf(os.Stderr, "k3s (stand-in): the command %q is not part of the stand-in\n", args[0])
 		os.Exit(1)

@@ -43,7 +43,11 @@ func serverMain(args []string) int {
 		log.Printf("level=fatal msg=%q", err.Error())
 		return 1
 	}
-	if err := runServer(cfg); err != nil {
+	run := runServer
+	if cfg.ClusterReset {
+		run = clusterReset
+	}
+	if err := run(cfg); err != nil {
 		log.Printf("level=fatal msg=%q", err.Error())
 		return 1
 	}
@@ -116,6 +120,11 @@ func runServer(cfg *Config) error {
 		return err
 	}
 	log.Printf("etcd member %s is ready (quorum read ok)", s.memberName)
+	stopSnapshots, err := startSnapshotSchedule(cfg)
+	if err != nil {
+		return err
+	}
+	defer stopSnapshots()
 	if cfg.AgentToken != "" {
 		t, err := parseToken(cfg.AgentToken)
 		if err != nil {
