@@ -2,6 +2,8 @@
 // plain script and as the root-wrapped command line the provider actually runs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import * as piScripts from "../../components/pi/scripts";
 import * as k3sScripts from "../../components/k3s/scripts";
 import * as lbScripts from "../../components/loadBalancer/scripts";
@@ -119,4 +121,23 @@ test("the join token is read from stdin, never from the command line or config.y
     assert.match(rendered.agent, /IFS= read -r token/);
     assert.match(rendered.agent, /K3S_TOKEN_FILE=/);
     assert.doesNotMatch(rendered.agent, /K3S_TOKEN=/);
+});
+
+// The project's own shell tools (what a user runs: tools/pulumi, tools/restore-etcd, the lab),
+// linted the same way, from the checkout's root so that `# shellcheck source=` paths resolve.
+const REPO_ROOT = join(__dirname, "..", "..");
+const PROJECT_SCRIPTS = [
+    "tools/pulumi", "tools/restore-etcd", "tools/env.sh", "tools/setup.sh", "tools/install-deps.sh", "tools/test.sh",
+    "tools/toolchain.sh", "tools/lab-up.sh", "tools/lab-down.sh", "tools/check-pins.sh", "tools/bench-preview.sh",
+    "tools/control-plane/build.sh", "test/lab/lab", "test/lab/bench", "test/lb/bench",
+];
+
+test("the project's own shell tools pass bash -n and shellcheck", () => {
+    requireProgram("shellcheck", "shellcheck");
+    for (const f of PROJECT_SCRIPTS) {
+        const syntax = spawnSync("bash", ["-n", f], { cwd: REPO_ROOT, encoding: "utf8" });
+        assert.equal(syntax.status, 0, `${f}: ${syntax.stderr}`);
+        const lint = spawnSync("shellcheck", ["-x", "-S", "warning", "-s", "bash", f], { cwd: REPO_ROOT, encoding: "utf8", timeout: 60_000 });
+        assert.equal(lint.status, 0, `${f}:\n${lint.stdout}${lint.stderr}`);
+    }
 });
