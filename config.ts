@@ -3,6 +3,7 @@
 // SSH connection could be opened), and hands components typed values.
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, Inventory, InventoryError, parseInventory } from "./inventory/schema";
+import { keyPath } from "./inventory/issues";
 import { verifyAirgapFiles } from "./inventory/airgapFiles";
 import { versionChangeProblem } from "./inventory/versionChange";
 
@@ -93,6 +94,6 @@ export async function refuseUnsafeVersionChange(wanted: string): Promise<void> {
         name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
     });
     const running: unknown = (await self.getOutputDetails(K3S_VERSION_OUTPUT)).value;
-    const problem = versionChangeProblem(typeof running === "string" ? running : undefined, wanted, `${CONFIG_NAMESPACE}:k3s.version`);
-    if (problem) throw new pulumi.RunError(`invalid stack configuration:\n  - ${problem}`);
+    const problem = versionChangeProblem(typeof running === "string" ? running : undefined, wanted, keyPath(["k3s", "version"]));
+    if (problem) throw new pulumi.RunError(new InventoryError([problem]).message);
 }

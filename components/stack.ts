@@ -78,6 +78,6 @@ export function buildStack(settings: StackSettings): StackOutputs {
         streamingPublishUrls: streaming?.publishUrls,
         streamingWatchUrls: streaming?.watchUrls,
         k3sVersion: pulumi.all([...cluster.servers.installs, ...cluster.agents.installs].map((i) => i.id))
-            .apply(() => settings.inventory.k3s.version),
+            .apply(() => inv.k3s.version),
     };
 }

@@ -2,7 +2,7 @@
 // Everything here is pure (no Pulumi calls) so that every refusal can be tested
 // without an engine, and so that bad input is refused before any resource exists.
 import { z } from "zod";
-import { DNS_LABEL, IPV4 } from "./patterns";
+import { DNS_LABEL, IPV4, K3S_RELEASE } from "./patterns";
 import { contains, networkSize, overlaps, parseCidr } from "./networks";
 import { streamingSchema, StreamingSettings } from "./streaming";
 import { CONFIG_NAMESPACE, describeIssues, InventoryError, keyPath } from "./issues";
@@ -15,7 +15,6 @@ export const ROLES = ["server", "agent", "loadbalancer"] as const;
 export type Role = (typeof ROLES)[number];
 
 // k3s release tags look like v1.33.5+k3s1; a channel name ("stable") is not a pin.
-const K3S_VERSION = /^v\d+\.\d+\.\d+\+k3s\d+$/;
 // `ssh-keyscan` output minus the host name: "<type> <base64>".
 const HOST_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}$/;
 // The SSH client of @pulumi/command (golang.org/x/crypto/ssh, pulumi-command v1.2.1
@@ -74,7 +73,7 @@ const DEFAULT_SNAPSHOTS = { scheduleCron: "0 */12 * * *", retention: 5, copyTo: 
 
 const k3sSchema = z.strictObject({
     version: z.string({ error: "is required: pin a k3s release such as v1.33.5+k3s1" })
-        .regex(K3S_VERSION, { message: "must be a pinned k3s release such as v1.33.5+k3s1 (not a channel like 'stable' or 'latest')" }),
+        .regex(K3S_RELEASE, { message: "must be a pinned k3s release such as v1.33.5+k3s1 (not a channel like 'stable' or 'latest')" }),
     // Where the install script comes from: an https URL (the normal online install) or
     // an absolute path on each Pi where the script was placed beforehand (the k3s air-gapped
     // install, INSTALL_K3S_SKIP_DOWNLOAD=true; the binary then comes from `airgap`).

@@ -8,8 +8,9 @@
 // skipping a minor may not read what the skipped one stored), and there is no supported
 // downgrade (etcd's data, migrated by the newer apiserver, may not be readable by the older).
 
+import { K3S_RELEASE } from "./patterns";
+
 export interface K3sVersion {
-    readonly text: string;
     readonly major: number;
     readonly minor: number;
     readonly patch: number;
@@ -18,9 +19,9 @@ export interface K3sVersion {
 }
 
 export function parseK3sVersion(text: string): K3sVersion | undefined {
-    const m = /^v(\d+)\.(\d+)\.(\d+)\+k3s(\d+)$/.exec(text);
+    const m = K3S_RELEASE.exec(text);
     if (!m) return undefined;
-    return { text, major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), revision: Number(m[4]) };
+    return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), revision: Number(m[4]) };
 }
 
 function compare(a: K3sVersion, b: K3sVersion): number {

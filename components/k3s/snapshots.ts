@@ -67,7 +67,7 @@ export function renderCopySnapshotScript(input: CopySnapshotInput): string {
         "  name=$(sed -n 's/^snapshot-name: //p' \"$work/err\" | tail -n 1)",
         "  mv -f \"$dest/.incoming\" \"$dest/$name\"",
         `  echo "picluster: etcd snapshot $name of ${s.name} copied to $dest/$name"`,
-        "  echo \"picluster: restoring it needs the cluster's token, a secret of this stack (k3s server --cluster-reset --cluster-reset-restore-path)\"",
+        "  echo \"picluster: restore it into this stack's servers with tools/restore-etcd -s <stack> $dest/$name\"",
         "  warn_data; exit 0",
         "fi",
         `echo "picluster: ${s.name} saved no etcd snapshot: $(tail -n 2 "$work/err" | tr '\\n' ' ')" >&2`,

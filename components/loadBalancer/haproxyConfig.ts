@@ -36,9 +36,8 @@
 // - Client/server timeouts stay long because kubectl and kubelets hold watches open.
 // - `frontend lb-health` on 127.0.0.1 is what keepalived probes: haproxy is serving.
 
+import { LoadBalancerSettings } from "../../inventory/schema";
 import { DEFAULT_HEALTH_CHECK, HEALTH_PORT, STATS_PORT } from "../../inventory/wellKnown";
-
-export { DEFAULT_HEALTH_CHECK };
 
 export interface HaproxyServer {
     readonly name: string;
@@ -62,17 +61,11 @@ export interface HaproxyConfigInput {
     readonly healthCheck?: HealthCheckTiming;
 }
 
-/** `loadBalancer.healthCheck`: how HAProxy checks each server's /readyz (see the header). */
-export interface HealthCheckTiming {
-    /** Time between checks (HAProxy `inter`); half of it while a server changes state. */
-    readonly intervalMs: number;
-    /** How long a check may take once connected (HAProxy `timeout check`). */
-    readonly timeoutMs: number;
-    /** Failed checks in a row that mark a server down. */
-    readonly fall: number;
-    /** Good checks in a row that bring it back. */
-    readonly rise: number;
-}
+/**
+ * `loadBalancer.healthCheck`: intervalMs is HAProxy's `inter` (half of it while a server
+ * changes state), timeoutMs its `timeout check`, fall and rise as in HAProxy.
+ */
+export type HealthCheckTiming = LoadBalancerSettings["healthCheck"];
 
 export const HAPROXY_CONFIG_PATH = "/etc/haproxy/haproxy.cfg";
 export const PRIMARY_BACKEND = "k3s-servers";

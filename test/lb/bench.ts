@@ -8,7 +8,7 @@
 // count of downs (false downs), and samples with no server left to serve.
 import { spawnSync } from "node:child_process";
 import { AgentOverloadResult, DetectionResult, FAILURE_MODES, FailureMode, MODE_LABEL, RATE, READYZ_LATENCIES_MS, SLOW_PI_MS, SoakResult, VIP_MODE_LABEL, VipMode, VipResult, failedRequestBudget, measureDetection, measureLoadedServers, measureSlowFleet, measureSoak, measureVipFailover, WATCHES } from "./scenarios";
-import { DEFAULT_HEALTH_CHECK } from "../../components/loadBalancer/haproxyConfig";
+import { DEFAULT_HEALTH_CHECK } from "../../inventory/wellKnown";
 import { BUSY_PERCENT, ConfigKind, OVERLOAD_PERCENT, Stand } from "./stand";
 
 const KINDS: readonly ConfigKind[] = ["seed", "ours"];

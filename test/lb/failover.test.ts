@@ -6,7 +6,8 @@
 // (so this measurement can fail).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { DEFAULT_HEALTH_CHECK, fallbackTimeoutMs } from "../../components/loadBalancer/haproxyConfig";
+import { fallbackTimeoutMs } from "../../components/loadBalancer/haproxyConfig";
+import { DEFAULT_HEALTH_CHECK } from "../../inventory/wellKnown";
 import { serverStat, showStat } from "./haproxy";
 import { sleep } from "./lab";
 import { Load } from "./load";

@@ -1,6 +1,7 @@
 // The measurements, shared by the tests (which assert the goals) and the benchmark
 // (which prints them for the seed's config and ours). Every load is bounded in count
 // and time; every failure injected is undone before the function returns.
+import { FALLBACK_BACKEND } from "../../components/loadBalancer/haproxyConfig";
 import { Haproxy, pollUntil, serverStat, showStat } from "./haproxy";
 import { VIP, sleep } from "./lab";
 import { Load, LoadSummary, RequestRecord, Watch, oneRequest, openWatch } from "./load";
@@ -182,7 +183,7 @@ export async function measureSlowFleet(stand: Stand, latencyMs: number, requests
             const st = (await showStat(h.socket)).filter((s) => s.backend === BACKEND);
             return st.length === stand.backends.length && st.every((s) => s.status.startsWith("DOWN")) ? true : undefined;
         }, 10_000, 50) ?? false;
-        const fallbackUp = (await showStat(h.socket)).filter((s) => s.backend === SERVING_BACKENDS.ours[1] && s.status.startsWith("UP")).length;
+        const fallbackUp = (await showStat(h.socket)).filter((s) => s.backend === FALLBACK_BACKEND && s.status.startsWith("UP")).length;
         const shares = await measureShares(lb, requests);
         return { latencyMs, primariesDown, fallbackUp, sent: shares.sent, failed: shares.failed, stats: await describe(h) };
     } finally {

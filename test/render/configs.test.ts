@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import { readdirSync } from "node:fs";
 import assert from "node:assert/strict";
-import { DEFAULT_HEALTH_CHECK, FALLBACK_BACKEND, PRIMARY_BACKEND, fallbackTimeoutMs, renderHaproxyConfig } from "../../components/loadBalancer/haproxyConfig";
+import { FALLBACK_BACKEND, PRIMARY_BACKEND, fallbackTimeoutMs, renderHaproxyConfig } from "../../components/loadBalancer/haproxyConfig";
+import { DEFAULT_HEALTH_CHECK } from "../../inventory/wellKnown";
 import { HEALTH_PORT } from "../../inventory/wellKnown";
 import { renderKeepalivedConfig, vrrpPriority } from "../../components/loadBalancer/keepalivedConfig";
 import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";

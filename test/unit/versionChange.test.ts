@@ -37,7 +37,7 @@ test("skipping a minor version is refused, naming the minor to go through first"
 });
 
 test("versions are read as k3s writes them", () => {
-    assert.deepEqual(parseK3sVersion("v1.33.5+k3s1"), { text: "v1.33.5+k3s1", major: 1, minor: 33, patch: 5, revision: 1 });
+    assert.deepEqual(parseK3sVersion("v1.33.5+k3s1"), { major: 1, minor: 33, patch: 5, revision: 1 });
     assert.equal(parseK3sVersion("1.33.5"), undefined);
     assert.equal(parseK3sVersion("stable"), undefined);
     // An unreadable running version gives no verdict rather than a wrong one.

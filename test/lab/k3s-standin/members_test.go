@@ -11,9 +11,7 @@ import (
 // A removed member leaves a tombstone; the next start moves the etcd data aside (k3s keeps it as
 // a backup) and forgets the member's name, so the server joins again as a new member.
 func TestTombstoneMovesTheEtcdDataAsideOnce(t *testing.T) {
-	old := dataDir
-	dataDir = t.TempDir()
-	defer func() { dataDir = old }()
+	useTempDataDir(t)
 	if err := os.MkdirAll(filepath.Join(etcdDir(), "member", "wal"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -73,4 +71,11 @@ func TestMemberBaseName(t *testing.T) {
 			t.Errorf("%s: %s, want %s", name, got, want)
 		}
 	}
+}
+
+// useTempDataDir points k3s's data directory at a fresh folder for one test.
+func useTempDataDir(t *testing.T) {
+	old := dataDir
+	dataDir = t.TempDir()
+	t.Cleanup(func() { dataDir = old })
 }

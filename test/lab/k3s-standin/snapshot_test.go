@@ -12,9 +12,7 @@ import (
 // Retention as k3s's snapshotRetention: of one name and node, the newest N (by the time in the
 // name) stay; other names and other nodes are left alone.
 func TestPruneKeepsTheNewestOfOneNameAndNode(t *testing.T) {
-	old := dataDir
-	dataDir = t.TempDir()
-	defer func() { dataDir = old }()
+	useTempDataDir(t)
 	if err := os.MkdirAll(snapshotDir(), 0o700); err != nil {
 		t.Fatal(err)
 	}
