@@ -78,6 +78,8 @@ export class Load {
     private timer: NodeJS.Timeout | undefined;
     private startedAt = 0;
     private stopped = false;
+    private allSent: () => void = () => undefined;
+    private readonly sendingEnded = new Promise<void>((res) => { this.allSent = res; });
 
     constructor(private readonly opts: LoadOptions) {}
 
@@ -90,16 +92,26 @@ export class Load {
             const elapsed = Date.now() - this.startedAt;
             const due = Math.min(Math.floor(elapsed / period) + 1, this.opts.maxRequests);
             while (this.pending.length < due) this.pending.push(oneRequest(this.opts.host, this.opts.port, this.opts.timeoutMs));
-            if (this.pending.length >= this.opts.maxRequests || elapsed >= this.opts.maxDurationMs) { this.stopped = true; return; }
+            if (this.pending.length >= this.opts.maxRequests || elapsed >= this.opts.maxDurationMs) { this.stopped = true; this.allSent(); return; }
             this.timer = setTimeout(tick, Math.max(1, (this.pending.length * period) - elapsed));
         };
         tick();
         return this;
     }
 
+    /**
+     * Waits until every request was sent (or maxDurationMs passed), then for their answers.
+     * Not a sleep of count/rate: a busy event loop can delay the last timer past it.
+     */
+    async finish(): Promise<LoadSummary> {
+        await this.sendingEnded;
+        return this.stop();
+    }
+
     /** Stops sending and waits for the requests in flight (each bounded by timeoutMs). */
     async stop(): Promise<LoadSummary> {
         this.stopped = true;
+        this.allSent();
         if (this.timer) clearTimeout(this.timer);
         return summarize(await Promise.all(this.pending));
     }

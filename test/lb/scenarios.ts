@@ -183,6 +183,14 @@ export async function measureSlowFleet(stand: Stand, latencyMs: number, requests
             const st = (await showStat(h.socket)).filter((s) => s.backend === BACKEND);
             return st.length === stand.backends.length && st.every((s) => s.status.startsWith("DOWN")) ? true : undefined;
         }, 10_000, 50) ?? false;
+        // Setting the delay restarts each backend, and a fallback check that met a restart takes
+        // that server down (HAProxy starts a server one failed check from down, whatever `fall`
+        // says) until its next good check, one `downinter` later: wait for them all to answer
+        // through the latency (bounded), which is what the fallback is for.
+        await pollUntil(async () => {
+            const st = (await showStat(h.socket)).filter((s) => s.backend === FALLBACK_BACKEND);
+            return st.length === stand.backends.length && st.every((s) => s.status.startsWith("UP") && s.checkStatus.includes("L7OK")) ? true : undefined;
+        }, 10_000, 50);
         const fallbackUp = (await showStat(h.socket)).filter((s) => s.backend === FALLBACK_BACKEND && s.status.startsWith("UP")).length;
         const shares = await measureShares(lb, requests);
         return { latencyMs, primariesDown, fallbackUp, sent: shares.sent, failed: shares.failed, stats: await describe(h) };
@@ -209,9 +217,7 @@ export async function measureShares(lb: Balancer, count: number): Promise<ShareR
         host: lb.address, port: API_PORT, ratePerSecond: RATE, timeoutMs: REQUEST_TIMEOUT_MS,
         maxRequests: count, maxDurationMs: Math.ceil((count / RATE) * 1000) + 1000,
     });
-    load.start();
-    await sleep(Math.ceil((count / RATE) * 1000));
-    const s = await load.stop();
+    const s = await load.start().finish();
     return { byServer: s.byServer, sent: s.sent, failed: s.failed };
 }
 
