@@ -6,4 +6,4 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 spec="${PILAB_SPEC:-$repo/test/lab/specs/seed.spec}"
 lab="$(basename "${spec%.*}")"
-exec "$repo/test/lab/lab" teardown --lab "$lab"
+exec "$repo/test/lab/lab" teardown --lab "$lab" --spec "$spec"
