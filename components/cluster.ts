@@ -10,6 +10,7 @@ import { ServerGroup } from "./k3s/serverGroup";
 import { AgentPool } from "./k3s/agentPool";
 import { renderListNodesScript } from "./k3s/scripts";
 import { LoadBalancer } from "./loadBalancer/loadBalancer";
+import { etcdSnapshotBeforeUpgrade } from "./k3s/snapshots";
 
 /** What each role needs installed; k3s itself comes from its install script. */
 export const PACKAGES_BY_ROLE: Record<Role, readonly string[]> = {
@@ -62,18 +63,31 @@ export function buildCluster(args: ClusterArgs): Cluster {
         settings: inv.loadBalancer, vip: inv.vip,
         statsPassword: args.statsPassword, vrrpPassword: args.vrrpPassword,
     });
+    // A change of the k3s settings first saves an etcd snapshot and copies it off the Pis; the
+    // rolling upgrade (the installs' updates) starts only then. The Pis are prepared first, so a
+    // new cluster's check (no k3s anywhere yet) never meets a Pi that is rebooting.
+    const snapshotBeforeUpgrade = etcdSnapshotBeforeUpgrade("etcd-snapshot-before-upgrade", {
+        servers: inv.servers.map((h) => ({ name: h.name, address: h.address, port: inv.ssh.port, user: inv.ssh.user, hostKey: h.hostKey })),
+        copyTo: inv.k3s.etcdSnapshots.copyTo,
+        connectTimeoutSeconds: inv.ssh.perDialTimeoutSeconds,
+        privateKey: args.sshPrivateKey,
+        upgradeTriggers: [JSON.stringify(inv.k3s)],
+    }, { dependsOn: pick(inv.servers).map((p) => p.ready) });
     const servers = new ServerGroup("control-plane", {
         servers: pick(inv.servers), k3s: inv.k3s, tlsSans,
         joinAddress: `https://${inv.apiAddress}:${API_PORT}`, joinUrl: loadBalancer.apiUrl,
+        beforeInstalls: [snapshotBeforeUpgrade],
     });
     servers.installs.forEach((install, i) => installFulfilers[i](install));
     // Agents join through the LB once it is configured (the URL is data from the LB)
     // and once the first server is up (the token is data read back from it); they do
     // not wait for the other servers, which join one by one meanwhile.
     const apiUrl = loadBalancer.apiUrl;
+    const kubeconfig = pulumi.secret(pulumi.all([servers.kubeconfig, apiUrl]).apply(([k, url]) => rewriteKubeconfig(k, url)));
     const agents = new AgentPool("agents", {
         agents: pick(inv.agents), k3sVersion: inv.k3s.version, installScript: inv.k3s.installScript, airgap: inv.k3s.airgap,
         token: servers.token, serverUrl: apiUrl, controlNode: servers.first, controlPlane: servers.installs,
+        adminKubeconfig: kubeconfig, upgrade: inv.k3s.upgrade,
     });
     const listNodes = remoteCommand("node-list", {
         connection: servers.first.connection,
@@ -83,7 +97,7 @@ export function buildCluster(args: ClusterArgs): Cluster {
     }, { dependsOn: [...servers.installs, ...agents.installs] });
     return {
         servers, loadBalancer, agents, apiUrl,
-        kubeconfig: pulumi.secret(pulumi.all([servers.kubeconfig, apiUrl]).apply(([k, url]) => rewriteKubeconfig(k, url))),
+        kubeconfig,
         nodes: listNodes.stdout.apply((out) => out.split("\n").map((l) => l.trim()).filter((l) => l.length > 0)),
         statsUrls: inv.loadBalancers.map((h) => `http://${h.address}:${STATS_PORT}/`),
     };

@@ -70,6 +70,7 @@ const CRON_MESSAGE = "must be a 5-field cron schedule such as \"0 */12 * * *\" (
 const COPY_TO_MESSAGE = "must be a folder on this machine (relative to the project folder, or absolute) without quotes, e.g. etcd-snapshots";
 /** k3s's own snapshot defaults (every 12 hours, 5 kept); copies land in the project's etcd-snapshots/. */
 const DEFAULT_SNAPSHOTS = { scheduleCron: "0 */12 * * *", retention: 5, copyTo: "etcd-snapshots" } as const;
+const DEFAULT_UPGRADE = { maxUnavailable: 1, drainTimeoutSeconds: 120 } as const;
 
 const k3sSchema = z.strictObject({
     version: z.string({ error: "is required: pin a k3s release such as v1.33.5+k3s1" })
@@ -109,6 +110,13 @@ const k3sSchema = z.strictObject({
         retention: boundedInt(1, 1000, "scheduled snapshots each server keeps, e.g. 5").default(DEFAULT_SNAPSHOTS.retention),
         copyTo: z.string({ error: COPY_TO_MESSAGE }).regex(/^[^\0\n'"]+$/, { message: COPY_TO_MESSAGE }).default(DEFAULT_SNAPSHOTS.copyTo),
     }).default({ ...DEFAULT_SNAPSHOTS }),
+    // How a change of a running cluster (a new version, a server config change) rolls out:
+    // servers one at a time, agents `maxUnavailable` at a time, each drained first
+    // (components/k3s/rollingUpgrade.ts).
+    upgrade: z.strictObject({
+        maxUnavailable: boundedInt(1, 100, "agents upgraded at the same time, e.g. 1").default(DEFAULT_UPGRADE.maxUnavailable),
+        drainTimeoutSeconds: boundedInt(10, 3600, "seconds a node's drain may take before its upgrade stops, e.g. 120").default(DEFAULT_UPGRADE.drainTimeoutSeconds),
+    }).default({ ...DEFAULT_UPGRADE }),
     // Bundled components to turn off on every server (a cluster-wide setting).
     disable: z.array(z.enum(["traefik", "servicelb", "local-storage", "metrics-server", "coredns"], {
         error: "lists an unknown component: use traefik, servicelb, local-storage, metrics-server or coredns",

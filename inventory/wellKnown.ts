@@ -12,6 +12,11 @@ export const STATS_PORT = 8404;
 export const HEALTH_PORT = 8405;
 /** How long a k3s server (or the token it writes) may take to become ready after its install. */
 export const K3S_READY_TIMEOUT_SECONDS = 300;
+/**
+ * How long a node's rolling upgrade waits for the servers to be upgraded and for an upgrade
+ * slot (agents upgrade `k3s.upgrade.maxUnavailable` at a time, so the last waits longest).
+ */
+export const UPGRADE_WAIT_SECONDS = 3600;
 /** How long a Pi may take to answer SSH again after the reboot its preparation scheduled. */
 export const REBOOT_TIMEOUT_SECONDS = 300;
 /**

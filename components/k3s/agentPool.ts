@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { remoteCommand } from "../shared/command";
-import { K3S_READY_TIMEOUT_SECONDS } from "../../inventory/wellKnown";
+import { K3S_READY_TIMEOUT_SECONDS, UPGRADE_WAIT_SECONDS } from "../../inventory/wellKnown";
 import { asRoot } from "../shared/bash";
 import { hostBound, Pi } from "../pi/pi";
 import { renderK3sConfig } from "./nodeConfig";
@@ -20,6 +20,13 @@ export interface AgentPoolArgs {
     readonly airgap?: AirgapSettings;
     /** The server group's token output; secret. */
     readonly token: pulumi.Output<string>;
+    /**
+     * The admin kubeconfig at the registration address; secret. A rolling upgrade reads it from
+     * stdin (after the token) to drain the agent and take an upgrade slot.
+     */
+    readonly adminKubeconfig: pulumi.Output<string>;
+    /** `k3s.upgrade`: agents upgraded at once, and how long a drain may take. */
+    readonly upgrade: { readonly maxUnavailable: number; readonly drainTimeoutSeconds: number };
     /** `https://<vip or lb>:6443`, resolved once the load balancer is configured. */
     readonly serverUrl: pulumi.Output<string>;
     /** A server with kubectl, used to drain and delete agents that are removed. */
@@ -47,16 +54,26 @@ export class AgentPool extends pulumi.ComponentResource {
         const installs: command.remote.Command[] = [];
         for (const agent of args.agents) {
             const airgap = shipAirgap(`${name}-${agent.name}`, agent, args.airgap, this);
+            const input = (url: string) => ({
+                role: "agent", version: args.k3sVersion, installScript: args.installScript, tokenOnStdin: true,
+                airgap: airgap.staged,
+                serverUrl: url, readyTimeoutSeconds: K3S_READY_TIMEOUT_SECONDS,
+                configYaml: renderK3sConfig({ kind: "agent", nodeName: agent.name, nodeIp: agent.address, joinUrl: url }),
+            } as const);
             const install = remoteCommand(`${name}-${agent.name}-k3s`, {
                 connection: agent.connection,
-                create: pulumi.interpolate`${args.serverUrl}`.apply((url) => asRoot(renderK3sInstallScript({
-                    role: "agent", version: args.k3sVersion, installScript: args.installScript, tokenOnStdin: true,
-                    airgap: airgap.staged,
-                    serverUrl: url, readyTimeoutSeconds: K3S_READY_TIMEOUT_SECONDS,
-                    configYaml: renderK3sConfig({ kind: "agent", nodeName: agent.name, nodeIp: agent.address, joinUrl: url }),
+                create: args.serverUrl.apply((url) => asRoot(renderK3sInstallScript(input(url)))),
+                // A change of a live agent: after the servers, maxUnavailable at a time (rollingUpgrade.ts).
+                update: args.serverUrl.apply((url) => asRoot(renderK3sInstallScript({
+                    ...input(url),
+                    rolling: {
+                        nodeName: agent.name, maxUnavailable: args.upgrade.maxUnavailable, drainTimeoutSeconds: args.upgrade.drainTimeoutSeconds,
+                        waitSeconds: UPGRADE_WAIT_SECONDS, readyTimeoutSeconds: K3S_READY_TIMEOUT_SECONDS,
+                    },
                 }))),
                 delete: asRoot(renderK3sUninstallScript({ role: "agent", nodeName: agent.name })),
-                stdin: args.token,
+                // The token line, then the admin kubeconfig (read only by a rolling upgrade).
+                stdin: pulumi.secret(pulumi.interpolate`${args.token}\n${args.adminKubeconfig}`),
                 triggers: [agent.address],
             }, hostBound(this, [agent.ready, ...airgap.ready]));
             remoteCommand(`${name}-${agent.name}-drain`, {

@@ -3,6 +3,7 @@
 import { script, shq, STATE_DIR, writeFile } from "../shared/bash";
 import { K3S_CONFIG_PATH, K3S_TOKEN_FILE } from "./nodeConfig";
 import { renderPlaceAirgapLines, StagedAirgap } from "./airgap";
+import { renderRollingPostLines, renderRollingPreLines, RollingUpgrade } from "./rollingUpgrade";
 
 export interface K3sInstallInput {
     readonly role: "server" | "agent";
@@ -22,6 +23,12 @@ export interface K3sInstallInput {
      */
     readonly serverUrl?: string;
     readonly readyTimeoutSeconds: number;
+    /**
+     * The install's `update` (a live node whose k3s would change): rolling-upgrade gates around
+     * the installer (rollingUpgrade.ts). An agent then reads the admin kubeconfig from stdin,
+     * after the token line.
+     */
+    readonly rolling?: RollingUpgrade;
 }
 
 /** Where the checks below look; tests point them at files of their own. */
@@ -62,10 +69,11 @@ export function renderCgroupCheckLines(paths: CgroupPaths = HOST_CGROUPS): strin
 /** Installs (or reconfigures) k3s from a rendered config.yaml. Safe to re-run. */
 export function renderK3sInstallScript(input: K3sInstallInput): string {
     const service = input.role === "server" ? "k3s" : "k3s-agent";
+    const rolling = input.rolling;
     const fetch = input.installScript.startsWith("https://")
         ? [
             "installer=$(mktemp)",
-            "trap 'rm -f \"$installer\"' EXIT",
+            rolling ? "installer_tmp=$installer" : "trap 'rm -f \"$installer\"' EXIT",
             `timeout 300 curl -sfL --retry 3 -o "$installer" ${shq(input.installScript)}`,
         ]
         : [
@@ -77,7 +85,18 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
         "# k3s's installer then checks that the binary is there and downloads nothing.",
         "export INSTALL_K3S_SKIP_DOWNLOAD=true",
     ] : [];
+    const indent = (lines: string[], by = "  ") => lines.map((l) => by + l);
     return script(
+        ...(rolling ? [
+            "upgrading='' installer_tmp='' upgrade_kubeconfig=''",
+            "# A failure once this node's upgrade has begun stops the rollout here (mark_stopped).",
+            "on_exit() {",
+            "  local rc=$?",
+            "  if [ \"$rc\" -ne 0 ] && [ -n \"$upgrading\" ]; then mark_stopped; fi",
+            "  rm -f \"$installer_tmp\" \"$upgrade_kubeconfig\"",
+            "}",
+            "trap on_exit EXIT",
+        ] : []),
         ...renderCgroupCheckLines(),
         "install -d -m 0755 /etc/rancher/k3s",
         ...(input.tokenOnStdin ? [
@@ -89,6 +108,11 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
             `( umask 077; printf '%s\\n' "$token" > ${shq(K3S_TOKEN_FILE + ".picluster-new")} )`,
             `mv -f ${shq(K3S_TOKEN_FILE + ".picluster-new")} ${shq(K3S_TOKEN_FILE)}`,
         ] : []),
+        ...(rolling && input.role === "agent" ? [
+            "# The admin kubeconfig (the registration address), for the drain and the upgrade slot; removed on exit.",
+            "upgrade_kubeconfig=$(mktemp)",
+            "cat > \"$upgrade_kubeconfig\"",
+        ] : []),
         ...writeFile(K3S_CONFIG_PATH, input.configYaml, "0600"),
         `want=${shq(input.version)}`,
         "have=$(/usr/local/bin/k3s --version 2>/dev/null | head -n 1 | cut -d' ' -f3 || true)",
@@ -98,6 +122,11 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
         `if [ "$have" = "$want" ] && [ -x /usr/local/bin/${service}-uninstall.sh ] && [ "$(cat ${shq(k3sMarker(service))} 2>/dev/null)" = "$done_marker" ]; then`,
         `  echo "picluster: k3s $want already installed with this config on $(hostname)"`,
         "else",
+        ...(rolling ? [
+            `  if [ -n "$have" ] && [ -x /usr/local/bin/${service}-uninstall.sh ]; then`,
+            ...indent(renderRollingPreLines(input.role, rolling), "    "),
+            "  fi",
+        ] : []),
         ...fetch.map((l) => "  " + l),
         ...airgap.map((l) => "  " + l),
         ...(input.serverUrl ? renderAwaitRegistrationLines(input.serverUrl, input.readyTimeoutSeconds).map((l) => "  " + l) : []),
@@ -121,6 +150,7 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
             "  sleep 2",
             "done",
         ] : []),
+        ...(rolling ? ["if [ -n \"$upgrading\" ]; then", ...indent(renderRollingPostLines(input.role, rolling)), "fi"] : []),
         `install -d -m 0700 ${shq(STATE_DIR)}`,
         `printf '%s\\n' "$done_marker" > ${shq(k3sMarker(service))}`,
         `echo "picluster: k3s ${input.role} ready on $(hostname)"`,

@@ -7,11 +7,12 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { remoteCommand } from "../shared/command";
 import { K3sSettings } from "../../inventory/schema";
-import { K3S_READY_TIMEOUT_SECONDS as READY_TIMEOUT_SECONDS } from "../../inventory/wellKnown";
+import { K3S_READY_TIMEOUT_SECONDS as READY_TIMEOUT_SECONDS, UPGRADE_WAIT_SECONDS } from "../../inventory/wellKnown";
 import { asRoot } from "../shared/bash";
 import { hostBound, Pi } from "../pi/pi";
 import { renderK3sConfig } from "./nodeConfig";
 import { shipAirgap } from "./airgap";
+import { RollingUpgrade } from "./rollingUpgrade";
 import {
     renderK3sInstallScript, renderK3sUninstallScript, renderReadKubeconfigScript, renderReadTokenScript,
 } from "./scripts";
@@ -26,6 +27,11 @@ export interface ServerGroupArgs {
     readonly joinAddress: string;
     /** The same URL as the load balancer's output: it resolves once the LBs are configured. */
     readonly joinUrl: pulumi.Output<string>;
+    /**
+     * Runs before the first server's install and its updates (the etcd snapshot saved and
+     * copied off the Pis before a rolling upgrade, snapshots.ts).
+     */
+    readonly beforeInstalls?: readonly pulumi.Resource[];
 }
 
 /** Who each server joins through, as data (mocks cannot observe dependsOn). */
@@ -33,6 +39,13 @@ export interface JoinStep {
     readonly server: string;
     readonly joins: string | undefined;
     readonly after: string | undefined;
+}
+
+function serverRolling(nodeName: string, k3s: K3sSettings, apiUrl: string): RollingUpgrade {
+    return {
+        nodeName, apiUrl, maxUnavailable: 1, drainTimeoutSeconds: k3s.upgrade.drainTimeoutSeconds,
+        waitSeconds: UPGRADE_WAIT_SECONDS, readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
+    };
 }
 
 export class ServerGroup extends pulumi.ComponentResource {
@@ -52,19 +65,22 @@ export class ServerGroup extends pulumi.ComponentResource {
         this.first = first;
 
         const firstAirgap = shipAirgap(`${name}-${first.name}`, first, args.k3s.airgap, this);
+        const firstInput = {
+            role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: false,
+            airgap: firstAirgap.staged,
+            readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
+            configYaml: renderK3sConfig({ kind: "first-server", nodeName: first.name, nodeIp: first.address, tlsSans: args.tlsSans, k3s: args.k3s }),
+        } as const;
         const firstInstall = remoteCommand(`${name}-${first.name}-k3s`, {
             connection: first.connection,
-            create: asRoot(renderK3sInstallScript({
-                role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: false,
-                airgap: firstAirgap.staged,
-                readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
-                configYaml: renderK3sConfig({ kind: "first-server", nodeName: first.name, nodeIp: first.address, tlsSans: args.tlsSans, k3s: args.k3s }),
-            })),
+            create: asRoot(renderK3sInstallScript(firstInput)),
+            // A change of a live server: one at a time, drained, gated (rollingUpgrade.ts).
+            update: args.joinUrl.apply((apiUrl) => asRoot(renderK3sInstallScript({ ...firstInput, rolling: serverRolling(first.name, args.k3s, apiUrl) }))),
             // It leaves etcd too when other servers remain (it was dropped from the inventory);
             // the script finds out whether it is the last one.
             delete: args.joinUrl.apply((apiUrl) => asRoot(renderK3sUninstallScript({ role: "server", nodeName: first.name, apiUrl }))),
             triggers: [first.address],
-        }, hostBound(this, [first.ready, ...firstAirgap.ready]));
+        }, hostBound(this, [first.ready, ...firstAirgap.ready, ...(args.beforeInstalls ?? [])]));
 
         const readToken = remoteCommand(`${name}-token`, {
             connection: first.connection,
@@ -79,15 +95,17 @@ export class ServerGroup extends pulumi.ComponentResource {
         for (const server of rest) {
             const previous = installs[installs.length - 1];
             const airgap = shipAirgap(`${name}-${server.name}`, server, args.k3s.airgap, this);
+            const input = (joinUrl: string) => ({
+                role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: true,
+                airgap: airgap.staged,
+                serverUrl: joinUrl,
+                readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
+                configYaml: renderK3sConfig({ kind: "joining-server", nodeName: server.name, nodeIp: server.address, joinUrl, tlsSans: args.tlsSans, k3s: args.k3s }),
+            } as const);
             const install = remoteCommand(`${name}-${server.name}-k3s`, {
                 connection: server.connection,
-                create: args.joinUrl.apply((joinUrl) => asRoot(renderK3sInstallScript({
-                    role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: true,
-                    airgap: airgap.staged,
-                    serverUrl: joinUrl,
-                    readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
-                    configYaml: renderK3sConfig({ kind: "joining-server", nodeName: server.name, nodeIp: server.address, joinUrl, tlsSans: args.tlsSans, k3s: args.k3s }),
-                }))),
+                create: args.joinUrl.apply((joinUrl) => asRoot(renderK3sInstallScript(input(joinUrl)))),
+                update: args.joinUrl.apply((joinUrl) => asRoot(renderK3sInstallScript({ ...input(joinUrl), rolling: serverRolling(server.name, args.k3s, joinUrl) }))),
                 delete: args.joinUrl.apply((apiUrl) => asRoot(renderK3sUninstallScript({ role: "server", nodeName: server.name, apiUrl }))),
                 stdin: this.token,
                 logging: "stdoutAndStderr",

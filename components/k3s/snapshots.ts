@@ -13,6 +13,7 @@ import { localCommand } from "../shared/command";
 import { asRoot, script, shq } from "../shared/bash";
 
 export const SNAPSHOT_NAME = "picluster-before-destroy";
+export const UPGRADE_SNAPSHOT_NAME = "picluster-before-upgrade";
 /** k3s's default snapshot directory (pkg/etcd/snapshot.go snapshotDir). */
 export const SNAPSHOT_DIR = "/var/lib/rancher/k3s/server/db/snapshots";
 /** How long destroy spends on the snapshot at most (a server is tried only within it; each try is bounded at 90 s). */
@@ -35,6 +36,12 @@ export interface CopySnapshotInput {
     readonly connectTimeoutSeconds: number;
     /** No further server is tried after this long, so destroy stays bounded on a dead cluster. */
     readonly deadlineSeconds: number;
+    /**
+     * "destroy" (the default): no snapshot is reported, not fatal, and the data about to go is
+     * named. "upgrade": a cluster that exists but saved no snapshot fails, so nothing is
+     * upgraded without one; Pis without k3s yet (a new cluster) need none.
+     */
+    readonly purpose?: "destroy" | "upgrade";
 }
 
 function knownHostsLine(s: SnapshotSource): string {
@@ -51,8 +58,10 @@ export function renderCopySnapshotScript(input: CopySnapshotInput): string {
     if (input.servers.length === 0) throw new Error("renderCopySnapshotScript: at least one server is required");
     // On the server, as root: k3s's own save, then the file on stdout and its name on stderr.
     // k3s logs "Snapshot <name> saved." (logrus, on stderr); the stand-in prints the same words.
+    const upgrade = input.purpose === "upgrade";
     const saveAndSend = asRoot(script(
-        `out=$(k3s etcd-snapshot save --name ${SNAPSHOT_NAME} 2>&1) || { printf '%s\\n' "$out" >&2; exit 1; }`,
+        "if [ ! -x /usr/local/bin/k3s ] || [ ! -d /var/lib/rancher/k3s/server/db ]; then echo 'picluster-no-cluster-here' >&2; exit 3; fi",
+        `out=$(k3s etcd-snapshot save --name ${upgrade ? UPGRADE_SNAPSHOT_NAME : SNAPSHOT_NAME} 2>&1) || { printf '%s\\n' "$out" >&2; exit 1; }`,
         `name=$(printf '%s\\n' "$out" | sed -n 's/.*Snapshot \\([^ "/]*\\) saved\\..*/\\1/p' | tail -n 1)`,
         `if [ -z "$name" ] || [ ! -f ${SNAPSHOT_DIR}/"$name" ]; then printf 'no snapshot file named in: %s\\n' "$out" >&2; exit 1; fi`,
         `echo "snapshot-name: $name" >&2`,
@@ -70,6 +79,7 @@ export function renderCopySnapshotScript(input: CopySnapshotInput): string {
         "  echo \"picluster: restore it into this stack's servers with tools/restore-etcd -s <stack> $dest/$name\"",
         "  warn_data; exit 0",
         "fi",
+        "if grep -q picluster-no-cluster-here \"$work/err\"; then no_cluster=$((no_cluster + 1)); fi",
         `echo "picluster: ${s.name} saved no etcd snapshot: $(tail -n 2 "$work/err" | tr '\\n' ' ')" >&2`,
         "rm -f \"$dest/.incoming\"",
         "fi",
@@ -89,12 +99,21 @@ export function renderCopySnapshotScript(input: CopySnapshotInput): string {
             `-o ConnectTimeout=${input.connectTimeoutSeconds} -o ServerAliveInterval=5 -o ServerAliveCountMax=3 ` +
             "-o UserKnownHostsFile=\"$work/known_hosts\" -o StrictHostKeyChecking=\"$strict\" -p \"$3\" \"$1@$2\" \"$remote\"",
         "}",
-        "warn_data() {",
-        `  echo "picluster: k3s's uninstall now deletes every server's etcd data and local snapshots (${SNAPSHOT_DIR}) and every node's local-path volumes (/var/lib/rancher/k3s/storage)"`,
-        "}",
+        "no_cluster=0",
+        upgrade ? "warn_data() { :; }" : "warn_data() {",
+        ...(upgrade ? [] : [
+            `  echo "picluster: k3s's uninstall now deletes every server's etcd data and local snapshots (${SNAPSHOT_DIR}) and every node's local-path volumes (/var/lib/rancher/k3s/storage)"`,
+            "}",
+        ]),
         ...tries,
-        "echo \"picluster: no server saved an etcd snapshot; nothing was copied to $dest\" >&2",
-        "warn_data",
+        ...(upgrade ? [
+            `if [ "$no_cluster" -eq ${input.servers.length} ]; then echo "picluster: no server runs k3s yet: a new cluster needs no snapshot"; exit 0; fi`,
+            "echo \"picluster: no server saved an etcd snapshot, so nothing is upgraded (a rolling upgrade starts from a snapshot in $dest); see the messages above, then run pulumi up again\" >&2",
+            "exit 1",
+        ] : [
+            "echo \"picluster: no server saved an etcd snapshot; nothing was copied to $dest\" >&2",
+            "warn_data",
+        ]),
     );
 }
 
@@ -119,5 +138,28 @@ export function etcdSnapshotOnDestroy(name: string, args: EtcdSnapshotOnDestroyA
         // A changed script alone is an update (the command provider runs `create` again); the
         // server set as a trigger makes it a replacement, whose old delete saves the snapshot.
         triggers: args.servers.map((s) => `${s.name}@${s.address}:${s.port}`),
+    }, opts);
+}
+
+export interface EtcdSnapshotBeforeUpgradeArgs extends EtcdSnapshotOnDestroyArgs {
+    /** What a rolling upgrade follows: a change of these replaces the command, which saves a snapshot. */
+    readonly upgradeTriggers: readonly string[];
+}
+
+/**
+ * The local command that saves and copies a snapshot before a rolling upgrade: its create runs
+ * again (a replacement) whenever the k3s settings change, and the first server's install (so
+ * every server's, chained behind it) waits for it. On a new cluster it finds no k3s and passes.
+ */
+export function etcdSnapshotBeforeUpgrade(name: string, args: EtcdSnapshotBeforeUpgradeArgs, opts: pulumi.CustomResourceOptions): command.local.Command {
+    const copyTo = path.resolve(args.copyTo);
+    return localCommand(name, {
+        create: renderCopySnapshotScript({
+            servers: args.servers, copyTo, connectTimeoutSeconds: args.connectTimeoutSeconds, deadlineSeconds: SNAPSHOT_DEADLINE_SECONDS, purpose: "upgrade",
+        }),
+        interpreter: ["/bin/bash", "-c"],
+        stdin: pulumi.secret(args.privateKey),
+        logging: "stdoutAndStderr",
+        triggers: [...args.upgradeTriggers],
     }, opts);
 }

@@ -152,8 +152,14 @@ export class Lab {
     }
 
     /** Rewrites the stack config with spare Pis added and/or Pis left out. */
-    config(opts: { with?: string[]; without?: string[] } = {}): void {
+    /** What the last config() wrote (the spares added, the Pis left out, the release). */
+    layout: { with?: string[]; without?: string[]; k3s?: "current" | "next" } = {};
+
+    /** k3s "next": the release a rolling upgrade goes to (test/lab/lab K3S_NEXT_VERSION). */
+    config(opts: { with?: string[]; without?: string[]; k3s?: "current" | "next" } = {}): void {
+        this.layout = opts;
         const args = ["config", "--lab", this.name];
+        if (opts.k3s) args.push("--k3s", opts.k3s);
         if (opts.with?.length) args.push("--with", opts.with.join(","));
         if (opts.without?.length) args.push("--without", opts.without.join(","));
         const r = this.lab(args);

@@ -17,7 +17,7 @@ import {
 import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";
 
 const k3s = { version: "v1.33.5+k3s1", installScript: "https://get.k3s.io", clusterCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", disable: [],
-    etcdSnapshots: { scheduleCron: "0 */12 * * *", retention: 5, copyTo: "etcd-snapshots" } };
+    etcdSnapshots: { scheduleCron: "0 */12 * * *", retention: 5, copyTo: "etcd-snapshots" }, upgrade: { maxUnavailable: 1, drainTimeoutSeconds: 120 } };
 
 // Every script each component sends, by the folder it lives in.
 const scripts = { ...piScripts, ...k3sScripts, ...lbScripts };
@@ -75,6 +75,23 @@ const rendered: Record<string, string> = {
         apiClientCertPath: AGENT_CLIENT_CERT_PATH, apiClientKeyPath: AGENT_CLIENT_KEY_PATH,
     }),
     agentClientCert: renderAgentClientCertScript(),
+    rollingUpgradeServer: scripts.renderK3sInstallScript({
+        role: "server", version: "v1.34.1+k3s1", installScript: k3s.installScript, tokenOnStdin: true, readyTimeoutSeconds: 300,
+        serverUrl: "https://10.10.50.220:6443",
+        configYaml: renderK3sConfig({ kind: "joining-server", nodeName: "rasp09", nodeIp: "10.10.50.203", joinUrl: "https://10.10.50.220:6443", tlsSans: [], k3s }),
+        rolling: { nodeName: "rasp09", maxUnavailable: 1, drainTimeoutSeconds: 120, waitSeconds: 3600, readyTimeoutSeconds: 300, apiUrl: "https://10.10.50.220:6443" },
+    }),
+    rollingUpgradeAgentAirgap: scripts.renderK3sInstallScript({
+        role: "agent", version: "v1.34.1+k3s1", installScript: "/opt/k3s/install.sh", tokenOnStdin: true, readyTimeoutSeconds: 300,
+        airgap: stagedAirgap({ binary: { path: "k3s", sha256: "c".repeat(64) } }),
+        serverUrl: "https://10.10.50.220:6443",
+        configYaml: renderK3sConfig({ kind: "agent", nodeName: "rasp00", nodeIp: "10.10.50.194", joinUrl: "https://10.10.50.220:6443" }),
+        rolling: { nodeName: "rasp00", maxUnavailable: 3, drainTimeoutSeconds: 120, waitSeconds: 3600, readyTimeoutSeconds: 300 },
+    }),
+    copyEtcdSnapshotBeforeUpgrade: renderCopySnapshotScript({
+        servers: [{ name: "rasp04", address: "10.10.50.198", port: 22, user: "pirate" }],
+        copyTo: "/home/me/picluster/etcd-snapshots", connectTimeoutSeconds: 10, deadlineSeconds: 120, purpose: "upgrade",
+    }),
     copyEtcdSnapshot: renderCopySnapshotScript({
         servers: [{ name: "rasp04", address: "10.10.50.198", port: 22, user: "pirate", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFake" },
             { name: "rasp09", address: "10.10.50.203", port: 2222, user: "root" }],

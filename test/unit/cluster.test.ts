@@ -39,9 +39,15 @@ test("each agent joins with the server group's token output, and it is a secret"
         assert.ok(t.secret, `${join.agent}'s join token must be secret`);
         const install = byName(registered, `agents-${join.agent}-k3s`);
         const stdin = unwrapInput(install.inputs.stdin);
-        assert.equal(stdin.value, FAKE_TOKEN, "the token travels on stdin");
+        const [tokenLine, ...kubeconfig] = String(stdin.value).split("\n");
+        assert.equal(tokenLine, FAKE_TOKEN, "the token travels on stdin, on its first line");
+        // The admin kubeconfig follows, for a rolling upgrade's drain and upgrade slot.
+        assert.equal(kubeconfig.join("\n"), await resolve(cluster.kubeconfig).then((k) => k.value), "then the admin kubeconfig at the VIP");
         assert.ok(stdin.secret, "and it is a secret input of the install command");
-        assert.ok(!String(install.inputs.create).includes(FAKE_TOKEN), "the token is never in the script text");
+        for (const script of [install.inputs.create, install.inputs.update]) {
+            assert.ok(!String(script).includes(FAKE_TOKEN), "the token is never in the script text");
+            assert.ok(!String(script).includes("apiVersion: v1"), "nor the kubeconfig");
+        }
     }
 });
 

@@ -1,0 +1,164 @@
+// The rolling upgrade: what a re-run of a node's install does when it would change k3s on a
+// node that is in the cluster (a new k3s.version, or a config change that restarts k3s).
+//
+// Pulumi runs it as the install's `update` (the command provider runs `update`, not `create`,
+// when an input changes), so the first `up` of a cluster stays as parallel as before and only
+// a change of a live node goes through these gates:
+// - Servers are updated one at a time: each server's install depends on the one before it,
+//   so Pulumi starts the next update only once this one has succeeded. Each is cordoned and
+//   drained, upgraded, and must be back (its Node Ready with the new kubeletVersion, its etcd
+//   answering through its own apiserver's /readyz/etcd, the API answering through the
+//   registration address) before it is uncordoned and the next one goes.
+// - Agents start their updates together, but each first waits until every server's Node
+//   reports the new version (Kubernetes' skew policy: a kubelet must not be newer than the
+//   apiserver), then takes one of `maxUnavailable` upgrade slots: Leases named
+//   picluster-upgrade-<n> in kube-system, created atomically (a create of an existing name
+//   fails). It drains, upgrades, uncordons and gives the slot back.
+// - A failure stops the rollout where it is: the failing node records itself in the Lease
+//   picluster-upgrade-stopped (and an agent keeps its slot), so every node still waiting
+//   gives up at once, untouched, naming it. The next `up` resumes: the failed node takes its
+//   own slot back and clears the stop.
+// kubectl drain and cordon are Kubernetes' own (k3s ships kubectl as `k3s kubectl`); the
+// Lease-as-lock follows client-go's resourcelock (tools/leaderelection/resourcelock/leaselock.go:
+// holderIdentity names the holder; creation is the atomic step).
+import { shq } from "../shared/bash";
+
+export interface RollingUpgrade {
+    readonly nodeName: string;
+    /** Agents: how many may be upgrading at once. */
+    readonly maxUnavailable: number;
+    /** How long `kubectl drain` may take; a node that cannot be drained stays cordoned and un-upgraded. */
+    readonly drainTimeoutSeconds: number;
+    /** Bound on waiting for the servers (agents) and for a slot. */
+    readonly waitSeconds: number;
+    /** How long the upgraded node may take to be back. */
+    readonly readyTimeoutSeconds: number;
+    /** Servers: the registration address, which must answer before the next server goes. */
+    readonly apiUrl?: string;
+}
+
+export const STOP_LEASE = "picluster-upgrade-stopped";
+export const SLOT_LEASE_PREFIX = "picluster-upgrade-";
+
+function leaseManifest(name: string, holderVar: string): string {
+    return `printf '%s\\n' 'apiVersion: coordination.k8s.io/v1' 'kind: Lease' 'metadata:' '  name: ${name}' '  namespace: kube-system' 'spec:' "  holderIdentity: ${holderVar}"`;
+}
+
+/**
+ * Shell functions every rolling step uses. `kc` is kubectl with the node's credentials: a
+ * server's own admin kubeconfig, or (agent) the admin kubeconfig it read from stdin.
+ */
+function helperLines(role: "server" | "agent", r: RollingUpgrade): string[] {
+    const kubeconfig = role === "agent" ? " --kubeconfig \"$upgrade_kubeconfig\"" : "";
+    return [
+        `node=${shq(r.nodeName)}`,
+        `kc() { timeout 60 /usr/local/bin/k3s kubectl${kubeconfig} --request-timeout=20s "$@"; }`,
+        "# A node that stopped the rollout: the holder of the stop Lease, unless that is this node",
+        "# (resuming) or a node no longer in the cluster.",
+        "stopped_at() {",
+        `  local h; h=$(kc -n kube-system get lease ${STOP_LEASE} --ignore-not-found -o 'jsonpath={.spec.holderIdentity}' 2>/dev/null) || return 1`,
+        "  [ -n \"$h\" ] && [ \"$h\" != \"$node\" ] && [ -n \"$(kc get node \"$h\" --ignore-not-found -o name 2>/dev/null)\" ] && printf '%s' \"$h\"",
+        "}",
+        "refuse_if_stopped() {",
+        "  local h; if h=$(stopped_at); then",
+        `    echo "picluster: the rolling upgrade stopped at $h (its upgrade failed): $node was not touched. Fix $h, then run pulumi up again" >&2`,
+        "    exit 1",
+        "  fi",
+        "}",
+        "# On failure once this node's upgrade has begun: record it, so that the rest stays as it is.",
+        "mark_stopped() {",
+        `  kc -n kube-system delete lease ${STOP_LEASE} --ignore-not-found >/dev/null 2>&1 || true`,
+        `  ${leaseManifest(STOP_LEASE, "$node")} | kc create -f - >/dev/null 2>&1 || true`,
+        `  echo "picluster: the rolling upgrade stops at $node: it stays cordoned; the nodes not yet upgraded are untouched" >&2`,
+        "}",
+        "back_in_service() {  # the Node Ready with the wanted kubelet version",
+        "  [ \"$(kc get node \"$node\" -o 'jsonpath={.status.nodeInfo.kubeletVersion} {.status.conditions[?(@.type==\"Ready\")].status}' 2>/dev/null)\" = \"$want True\" ]",
+        "}",
+    ];
+}
+
+/** Agents only: the servers run the wanted version, and a slot is ours. Bounded by waitSeconds. */
+function agentGateLines(r: RollingUpgrade): string[] {
+    const slots = Array.from({ length: r.maxUnavailable }, (_, k) => `${SLOT_LEASE_PREFIX}${k}`).join(" ");
+    return [
+        `wait_end=$(( $(date +%s) + ${r.waitSeconds} ))`,
+        "next_note=0",
+        "note() {  # progress, at most every 30 s",
+        "  if [ \"$(date +%s)\" -ge \"$next_note\" ]; then echo \"picluster: $node: $1\"; next_note=$(( $(date +%s) + 30 )); fi",
+        "}",
+        "give_up() {",
+        `  echo "picluster: $node: $1 within ${r.waitSeconds}s; $node was not touched: run pulumi up again once the rest is done" >&2`,
+        "  exit 1",
+        "}",
+        "while :; do",
+        "  refuse_if_stopped",
+        "  # Each server as name=version/unschedulable/Ready: done is $want, schedulable, Ready (uncordoned, so its checks passed).",
+        "  behind=$(kc get nodes -l node-role.kubernetes.io/control-plane=true -o 'jsonpath={range .items[*]}{.metadata.name}={.status.nodeInfo.kubeletVersion}/{.spec.unschedulable}/{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}' 2>/dev/null | grep -v -- \"=$want//True\\$\" || true)",
+        "  if kc get nodes -l node-role.kubernetes.io/control-plane=true -o name >/dev/null 2>&1 && [ -z \"$behind\" ]; then break; fi",
+        "  [ \"$(date +%s)\" -lt \"$wait_end\" ] || give_up \"the servers did not all reach $want ($(printf '%s' \"$behind\" | tr '\\n' ' '))\"",
+        "  note \"waiting for every server to run $want first (still: $(printf '%s' \"$behind\" | tr '\\n' ' '))\"",
+        "  sleep 3",
+        "done",
+        "slot=''",
+        "while [ -z \"$slot\" ]; do",
+        "  refuse_if_stopped",
+        "  busy=''",
+        `  for s in ${slots}; do`,
+        "    h=$(kc -n kube-system get lease \"$s\" --ignore-not-found -o 'jsonpath={.spec.holderIdentity}' 2>/dev/null) || { busy=\"$busy ?\"; continue; }",
+        "    if [ -z \"$h\" ]; then",
+        `      if ${leaseManifest("'\"$s\"'", "$node")} | kc create -f - >/dev/null 2>&1; then slot=$s; break; fi`,
+        "    elif [ \"$h\" = \"$node\" ]; then slot=$s; break",
+        "    else",
+        "      # A holder that is gone, or back in service with the wanted version, is done with it.",
+        "      st=$(kc get node \"$h\" --ignore-not-found -o 'jsonpath={.status.nodeInfo.kubeletVersion}/{.spec.unschedulable}' 2>/dev/null) || st='?'",
+        "      if [ -z \"$st\" ] || [ \"$st\" = \"$want/\" ]; then kc -n kube-system delete lease \"$s\" --ignore-not-found >/dev/null 2>&1 || true; fi",
+        "      busy=\"$busy $h\"",
+        "    fi",
+        "  done",
+        "  [ -n \"$slot\" ] && break",
+        `  [ "$(date +%s)" -lt "$wait_end" ] || give_up "no upgrade slot came free (held by$busy; k3s.upgrade.maxUnavailable is ${r.maxUnavailable})"`,
+        "  note \"waiting for an upgrade slot (held by$busy)\"",
+        "  sleep 2",
+        "done",
+        "echo \"picluster: $node holds upgrade slot $slot\"",
+    ];
+}
+
+/** Before the installer runs on a live node: the gates, then cordon and drain. */
+export function renderRollingPreLines(role: "server" | "agent", r: RollingUpgrade): string[] {
+    return [
+        ...helperLines(role, r),
+        ...(role === "server" ? ["refuse_if_stopped"] : agentGateLines(r)),
+        "upgrading=yes",
+        `echo "picluster: rolling upgrade of $node: k3s \${have:-?} -> $want; cordon and drain"`,
+        "kc cordon \"$node\" >/dev/null",
+        `if ! timeout ${r.drainTimeoutSeconds + 30} /usr/local/bin/k3s kubectl${role === "agent" ? " --kubeconfig \"$upgrade_kubeconfig\"" : ""} drain "$node" ` +
+            `--ignore-daemonsets --delete-emptydir-data --force --timeout=${r.drainTimeoutSeconds}s >/dev/null; then`,
+        `  echo "picluster: $node could not be drained within ${r.drainTimeoutSeconds}s (a PodDisruptionBudget, or a pod that will not stop?); nothing was upgraded" >&2`,
+        "  exit 1",
+        "fi",
+    ];
+}
+
+/** After the installer: back in service (and for a server, etcd and the API), uncordon, free the slot. */
+export function renderRollingPostLines(role: "server" | "agent", r: RollingUpgrade): string[] {
+    const what = role === "server" ? "Node Ready, /readyz/etcd, the API at the registration address" : "Node Ready";
+    return [
+        role === "server" && r.apiUrl
+            ? `back() { back_in_service && [ "$(kc get --raw=/readyz/etcd 2>/dev/null)" = ok ] && [ "$(kc --server ${shq(r.apiUrl)} get --raw=/readyz 2>/dev/null)" = ok ]; }`
+            : "back() { back_in_service; }",
+        `back_end=$(( $(date +%s) + ${r.readyTimeoutSeconds} ))`,
+        "until back; do",
+        "  if [ \"$(date +%s)\" -ge \"$back_end\" ]; then",
+        `    echo "picluster: $node did not come back with $want within ${r.readyTimeoutSeconds}s (${what})" >&2`,
+        "    exit 1",
+        "  fi",
+        "  sleep 2",
+        "done",
+        "kc uncordon \"$node\" >/dev/null",
+        ...(role === "agent" ? ["kc -n kube-system delete lease \"$slot\" --ignore-not-found >/dev/null"] : []),
+        `if [ "$(kc -n kube-system get lease ${STOP_LEASE} --ignore-not-found -o 'jsonpath={.spec.holderIdentity}' 2>/dev/null)" = "$node" ]; then kc -n kube-system delete lease ${STOP_LEASE} >/dev/null; fi`,
+        "upgrading=''",
+        "echo \"picluster: $node runs $want and is back in service\"",
+    ];
+}
