@@ -510,6 +510,8 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
             if (op === "replace" && res === "node-list") continue;
             // Triggered by the server set: the old one's delete saves a snapshot as the set changes.
             if (op === "replace" && res === "etcd-snapshot") continue;
+            // It lists the servers to try; with the k3s settings unchanged its update saves nothing.
+            if (op === "update" && res === "etcd-snapshot-before-upgrade") continue;
             problems.push(`${op} ${res}`);
         }
         assert.deepEqual(problems, [], "only the new Pis' resources are created; only haproxy configs change");
