@@ -25,3 +25,13 @@ export const REBOOT_TIMEOUT_SECONDS = 300;
  * back (the reasoning is in components/loadBalancer/haproxyConfig.ts).
  */
 export const DEFAULT_HEALTH_CHECK = { intervalMs: 400, timeoutMs: 1000, fall: 1, rise: 2 } as const;
+
+/**
+ * Flags a server's rolling upgrade sets for its agent-check (readable by `nobody`): while
+ * `drain` exists the agent answers `drain`, so the load balancers send the server no new
+ * connection before k3s restarts; while `ready` exists it prefixes `ready`, which ends
+ * HAProxy's drain state (an agent's `up` alone does not). Only the upgrade sets them.
+ */
+export const LB_FLAGS_DIR = "/var/lib/picluster-lb";
+export const LB_DRAIN_FLAG = `${LB_FLAGS_DIR}/drain`;
+export const LB_READY_FLAG = `${LB_FLAGS_DIR}/ready`;

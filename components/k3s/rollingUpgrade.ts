@@ -22,6 +22,11 @@
 // Lease-as-lock follows client-go's resourcelock (tools/leaderelection/resourcelock/leaselock.go:
 // holderIdentity names the holder; creation is the atomic step).
 import { shq } from "../shared/bash";
+import { LB_DRAIN_FLAG, LB_FLAGS_DIR, LB_READY_FLAG } from "../../inventory/wellKnown";
+import { AGENT_INTERVAL_MS } from "../loadBalancer/haproxyConfig";
+
+/** Two agent-check intervals and a second: HAProxy has asked the agent at least once since. */
+const AGENT_SETTLE_SECONDS = Math.ceil((2 * AGENT_INTERVAL_MS) / 1000) + 1;
 
 export interface RollingUpgrade {
     readonly nodeName: string;
@@ -130,6 +135,14 @@ export function renderRollingPreLines(role: "server" | "agent", r: RollingUpgrad
         ...helperLines(role, r),
         ...(role === "server" ? ["refuse_if_stopped"] : agentGateLines(r)),
         "upgrading=yes",
+        ...(role === "server" ? [
+            "# The load balancers first: the agent-check answers `drain`, so no new connection comes",
+            "# here, and those already here finish before k3s restarts.",
+            `install -d -m 0755 ${shq(LB_FLAGS_DIR)}`,
+            `rm -f ${shq(LB_READY_FLAG)}; touch ${shq(LB_DRAIN_FLAG)}`,
+            `echo "picluster: $node: the load balancers send it no new connection (agent-check: drain)"`,
+            `sleep ${AGENT_SETTLE_SECONDS}`,
+        ] : []),
         `echo "picluster: rolling upgrade of $node: k3s \${have:-?} -> $want; cordon and drain"`,
         "kc cordon \"$node\" >/dev/null",
         `if ! timeout ${r.drainTimeoutSeconds + 30} /usr/local/bin/k3s kubectl${role === "agent" ? " --kubeconfig \"$upgrade_kubeconfig\"" : ""} drain "$node" ` +
@@ -156,6 +169,12 @@ export function renderRollingPostLines(role: "server" | "agent", r: RollingUpgra
         "  sleep 2",
         "done",
         "kc uncordon \"$node\" >/dev/null",
+        ...(role === "server" ? [
+            "# Back behind the load balancers: `ready` ends HAProxy's drain state.",
+            `touch ${shq(LB_READY_FLAG)}; rm -f ${shq(LB_DRAIN_FLAG)}`,
+            `sleep ${AGENT_SETTLE_SECONDS}`,
+            `rm -f ${shq(LB_READY_FLAG)}`,
+        ] : []),
         ...(role === "agent" ? ["kc -n kube-system delete lease \"$slot\" --ignore-not-found >/dev/null"] : []),
         `if [ "$(kc -n kube-system get lease ${STOP_LEASE} --ignore-not-found -o 'jsonpath={.spec.holderIdentity}' 2>/dev/null)" = "$node" ]; then kc -n kube-system delete lease ${STOP_LEASE} >/dev/null; fi`,
         "upgrading=''",

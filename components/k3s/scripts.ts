@@ -3,6 +3,7 @@
 import { script, shq, STATE_DIR, writeFile } from "../shared/bash";
 import { K3S_CONFIG_PATH, K3S_TOKEN_FILE } from "./nodeConfig";
 import { renderPlaceAirgapLines, StagedAirgap } from "./airgap";
+import { LB_FLAGS_DIR } from "../../inventory/wellKnown";
 import { renderRollingPostLines, renderRollingPreLines, RollingUpgrade } from "./rollingUpgrade";
 
 export interface K3sInstallInput {
@@ -194,6 +195,7 @@ export function renderK3sUninstallScript(input: { role: "server" | "agent"; node
         `if [ -x ${uninstall} ]; then timeout 300 ${uninstall}; fi`,
         `rm -f ${shq(K3S_CONFIG_PATH)} ${shq(K3S_TOKEN_FILE)}`,
         `rm -f ${shq(k3sMarker(input.role === "server" ? "k3s" : "k3s-agent"))}`,
+        ...(input.role === "server" ? [`rm -rf ${shq(LB_FLAGS_DIR)}`] : []),
         "# k3s's own uninstall leaves the node password and /var/lib/rancher behind.",
         "rm -rf /etc/rancher/node",
         "rmdir /etc/rancher/k3s /etc/rancher /var/lib/rancher 2>/dev/null || true",

@@ -22,6 +22,7 @@
 // - It reads /proc/loadavg with bash built-ins: no uptime|grep|sed|cut|bc pipeline.
 
 import { shq } from "../shared/bash";
+import { LB_DRAIN_FLAG, LB_READY_FLAG } from "../../inventory/wellKnown";
 
 export interface AgentCheckInput {
     /** Full weight up to and including this 5-minute load per CPU, in percent. */
@@ -40,6 +41,9 @@ export interface AgentCheckInput {
     readonly loadavgPath?: string;
     /** For tests: a fixed CPU count instead of asking the kernel. */
     readonly cpuCount?: number;
+    /** For tests: the rolling upgrade's flags (LB_DRAIN_FLAG, LB_READY_FLAG) elsewhere. */
+    readonly drainFlagPath?: string;
+    readonly readyFlagPath?: string;
 }
 
 export const AGENT_CHECK_PATH = "/usr/local/bin/haproxy-agent-check";
@@ -123,9 +127,9 @@ export function renderAgentCheck(input: AgentCheckInput): string {
         "# A timeout is no verdict (the LB's health check catches hangs); neither is 401/403.",
         "rc=0",
         `code=$(curl -sk -o /dev/null -w '%{http_code}' --connect-timeout 0.2 --max-time 0.3${creds} ${shq(input.apiReadyUrl)} 2>/dev/null) || rc=$?`,
-        "if (( rc == 7 )); then echo 'down #k3s API not listening'; exit 0; fi",
+        "if (( rc == 7 )); then echo \"${ready}down #k3s API not listening\"; exit 0; fi",
         "case \"$code\" in",
-        "  5??) echo \"down #k3s API not ready (HTTP $code)\"; exit 0 ;;",
+        "  5??) echo \"${ready}down #k3s API not ready (HTTP $code)\"; exit 0 ;;",
         "esac",
     ];
     return [
@@ -136,9 +140,14 @@ export function renderAgentCheck(input: AgentCheckInput): string {
         "exec 2>/dev/null",
         `busy=${input.busyPercent}`,
         `overload=${input.overloadPercent}`,
+        "# A rolling upgrade of this server (components/k3s/rollingUpgrade.ts): no new connections",
+        "# before k3s restarts, then `ready` to end HAProxy's drain state once it is back.",
+        `if [[ -e ${shq(input.drainFlagPath ?? LB_DRAIN_FLAG)} ]]; then echo 'drain #picluster: this server is being upgraded'; exit 0; fi`,
+        "ready=''",
+        `[[ -e ${shq(input.readyFlagPath ?? LB_READY_FLAG)} ]] && ready='ready '`,
         ...readiness,
         `if ! read -r _ load5 _ < ${shq(input.loadavgPath ?? "/proc/loadavg")}; then`,
-        "  echo 'up 100%'  # no load figure: let the health check decide",
+        "  echo \"${ready}up 100%\"  # no load figure: let the health check decide",
         "  exit 0",
         "fi",
         `cpus=${cpus}`,
@@ -157,7 +166,7 @@ export function renderAgentCheck(input: AgentCheckInput): string {
         "else",
         "  weight=$(( 100 - (pct - busy) * 99 / (overload - busy) ))",
         "fi",
-        "echo \"up ${weight}%\"",
+        "echo \"${ready}up ${weight}%\"",
         "",
     ].join("\n");
 }

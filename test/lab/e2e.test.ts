@@ -733,10 +733,11 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
             problems.push(`${op} ${res}`);
         }
         assert.deepEqual(problems, [], "only the installs roll (updates, no replacement), after the snapshot");
-        const nodesNow = JSON.parse(lab.output("nodes")) as string[];
-        const serverList = (on: string) => lab.execOk(on, "k3s kubectl get nodes -l node-role.kubernetes.io/control-plane=true -o name").trim().split("\n").map((l) => l.replace(/^node\//, "")).sort();
-        const serversNow = serverList(nodesNow.find((n) => n.startsWith("t-s")) ?? "t-s1");
-        const agentsNow = nodesNow.filter((n) => !serversNow.includes(n)).sort();
+        // The inventory's Pis as the last config wrote them (the spec's active ones, spares added, some left out).
+        const inInventory = (role: "server" | "agent") => lab.pis.filter((p) => p.role === role &&
+            (!p.spare || lab.layout.with?.includes(p.name)) && !lab.layout.without?.includes(p.name)).map((p) => p.name).sort();
+        const serversNow = inInventory("server");
+        const agentsNow = inInventory("agent");
         const control = serversNow[0];
 
         // One request at a time through the VIP for the whole up: each lists the Nodes, which is

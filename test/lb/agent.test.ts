@@ -2,10 +2,12 @@
 // the real haproxy with the rendered config: a server whose agent reports high load gets
 // a smaller share of new connections; at exactly the limit it keeps its full weight; with
 // every server at high load none is taken out; a server whose own API says "not ready"
-// is taken out, and if every one says so, the backup entries keep the API reachable.
+// is taken out, and if every one says so, the backup entries keep the API reachable; a
+// server under a rolling upgrade is drained and then given back.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { AGENT_INTERVAL_MS, FALLBACK_BACKEND } from "../../components/loadBalancer/haproxyConfig";
+import { rmSync, writeFileSync } from "node:fs";
 import { pollUntil, showStat } from "./haproxy";
 import { measureLoadedServers, measureShares, describe as describeStats } from "./scenarios";
 import { BACKEND, BUSY_PERCENT, OVERLOAD_PERCENT, Stand } from "./stand";
@@ -76,6 +78,43 @@ test("a server whose own API is not ready is taken out by its agent; if all are,
         assert.equal([...fallback.byServer.values()].reduce((a, b) => a + b, 0), 50);
     } finally {
         for (const b of stand.backends) if (b.proc && !b.proc.exited()) process.kill(b.proc.pid, "SIGUSR2");
+        await stand.stopHaproxy(lb);
+    }
+});
+
+test("a server under a rolling upgrade: its agent says drain, HAProxy sends it no new connection; ready gives it back", async () => {
+    const lb = stand.balancers[0];
+    const upgraded = stand.backend("s2");
+    const drain = stand.upgradeFlag(upgraded, "drain");
+    const ready = stand.upgradeFlag(upgraded, "ready");
+    try {
+        const h = await stand.startHaproxy("ours", lb);
+        const before = await measureShares(lb, 50);
+        assert.ok((before.byServer.get(upgraded.name) ?? 0) > 0, "it took requests before (so this can fail)");
+        writeFileSync(drain, "");
+        const drained = await pollUntil(async () => {
+            const st = (await showStat(h.socket)).find((s) => s.backend === BACKEND && s.server === upgraded.name);
+            return st?.status.startsWith("DRAIN") ? st : undefined;
+        }, AGENT_INTERVAL_MS * 2 + 1000, 50);
+        assert.ok(drained, `not drained:\n${await describeStats(h)}`);
+        const during = await measureShares(lb, 50);
+        assert.equal(during.failed, 0);
+        assert.equal(during.byServer.get(upgraded.name) ?? 0, 0, "no new connection while it is upgraded");
+        // The upgrade's end: ready first, then the drain flag goes (an agent's "up" alone keeps DRAIN).
+        writeFileSync(ready, "");
+        rmSync(drain);
+        const back = await pollUntil(async () => {
+            const st = (await showStat(h.socket)).find((s) => s.backend === BACKEND && s.server === upgraded.name);
+            return st?.status === "UP" ? st : undefined;
+        }, AGENT_INTERVAL_MS * 2 + 1000, 50);
+        assert.ok(back, `not back:\n${await describeStats(h)}`);
+        rmSync(ready);
+        await new Promise((r) => setTimeout(r, AGENT_INTERVAL_MS * 2));
+        const st = (await showStat(h.socket)).find((s) => s.backend === BACKEND && s.server === upgraded.name);
+        assert.equal(st?.status, "UP", "it stays in service once the ready flag is gone");
+    } finally {
+        rmSync(drain, { force: true });
+        rmSync(ready, { force: true });
         await stand.stopHaproxy(lb);
     }
 });

@@ -178,12 +178,18 @@ export class Stand {
         this.lab.writeFile(`${b.name}.loadavg`, `0.10 ${loadFor(percent, this.cpus)} 0.30 1/123 4567\n`);
     }
 
+    /** Where a backend's agent-check looks for the rolling upgrade's flags (LB_DRAIN_FLAG, LB_READY_FLAG on a Pi). */
+    upgradeFlag(b: Backend, flag: "drain" | "ready"): string {
+        return join(this.lab.dir, `${b.name}-lb-${flag}`);
+    }
+
     /** One xinetd in the backend's namespace serving our agent-check (9707) and the seed's (9708). */
     private startAgents(b: Backend): void {
         const ours = this.lab.writeFile(`${b.name}-agent-check`, renderAgentCheck({
             busyPercent: BUSY_PERCENT, overloadPercent: OVERLOAD_PERCENT, loadavgPath: b.loadFile,
             apiReadyUrl: `https://127.0.0.1:${API_PORT}/readyz`,
             apiClientCertPath: join(this.agentClientDir, "client.crt"), apiClientKeyPath: join(this.agentClientDir, "client.key"),
+            drainFlagPath: this.upgradeFlag(b, "drain"), readyFlagPath: this.upgradeFlag(b, "ready"),
         }), 0o755);
         // The seed's script calls `uptime`: a directory with only our stand-in goes first on PATH.
         const binDir = join(this.lab.dir, `${b.name}-seed-bin`);

@@ -17,11 +17,13 @@ import { freePort } from "../kit";
 
 const execFileAsync = promisify(execFile);
 
-function answerFor(load5: string, cpus: number, opts: { busy?: number; overload?: number; apiReadyUrl?: string } = {}): string {
+function answerFor(load5: string, cpus: number, opts: { busy?: number; overload?: number; apiReadyUrl?: string; flags?: ("drain" | "ready")[] } = {}): string {
     const dir = tempDir("agent-");
     const loadavg = writeTemp(dir, "loadavg", `0.10 ${load5} 0.30 1/123 4567\n`);
+    for (const f of opts.flags ?? []) writeTemp(dir, f, "");
     const script = writeTemp(dir, "check", renderAgentCheck({
         busyPercent: opts.busy ?? 90, overloadPercent: opts.overload ?? 100, loadavgPath: loadavg, cpuCount: cpus, apiReadyUrl: opts.apiReadyUrl,
+        drainFlagPath: join(dir, "drain"), readyFlagPath: join(dir, "ready"),
     }), 0o755);
     const r = run("bash", [script]);
     assert.equal(r.status, 0, output(r));
@@ -48,6 +50,14 @@ for (const [load, cpus, expected] of cases) {
         assert.equal(answerFor(load, cpus), expected);
     });
 }
+
+test("a rolling upgrade's flags: drain while the server is upgraded (whatever its load), then ready to end HAProxy's drain state", () => {
+    assert.equal(answerFor("0.10", 4, { flags: ["drain"] }), "drain #picluster: this server is being upgraded");
+    assert.equal(answerFor("0.10", 4, { flags: ["drain", "ready"] }), "drain #picluster: this server is being upgraded", "drain wins until it is removed");
+    assert.equal(answerFor("0.10", 4, { flags: ["ready"] }), "ready up 100%");
+    assert.equal(answerFor("3.80", 4, { flags: ["ready"] }), "ready up 51%");
+    assert.equal(answerFor("0.10", 4), "up 100%", "no flag: no admin state word, so an operator's MAINT is never undone");
+});
 
 test("thresholds come from the renderer's input (stack config)", () => {
     assert.equal(answerFor("0.60", 1, { busy: 50, overload: 70 }), "up 51%");
