@@ -10,7 +10,7 @@ import { ServerGroup } from "./k3s/serverGroup";
 import { AgentPool } from "./k3s/agentPool";
 import { renderListNodesScript } from "./k3s/scripts";
 import { LoadBalancer } from "./loadBalancer/loadBalancer";
-import { etcdSnapshotBeforeUpgrade } from "./k3s/snapshots";
+import { etcdSnapshotBeforeUpgrade, snapshotArgs } from "./k3s/snapshots";
 
 /** What each role needs installed; k3s itself comes from its install script. */
 export const PACKAGES_BY_ROLE: Record<Role, readonly string[]> = {
@@ -67,10 +67,7 @@ export function buildCluster(args: ClusterArgs): Cluster {
     // rolling upgrade (the installs' updates) starts only then. The Pis are prepared first, so a
     // new cluster's check (no k3s anywhere yet) never meets a Pi that is rebooting.
     const snapshotBeforeUpgrade = etcdSnapshotBeforeUpgrade("etcd-snapshot-before-upgrade", {
-        servers: inv.servers.map((h) => ({ name: h.name, address: h.address, port: inv.ssh.port, user: inv.ssh.user, hostKey: h.hostKey })),
-        copyTo: inv.k3s.etcdSnapshots.copyTo,
-        connectTimeoutSeconds: inv.ssh.perDialTimeoutSeconds,
-        privateKey: args.sshPrivateKey,
+        ...snapshotArgs(inv, args.sshPrivateKey),
         upgradeTriggers: [JSON.stringify(inv.k3s)],
     }, { dependsOn: pick(inv.servers).map((p) => p.ready) });
     const servers = new ServerGroup("control-plane", {

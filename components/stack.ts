@@ -6,7 +6,7 @@ import * as random from "@pulumi/random";
 import { StackSettings } from "../config";
 import { buildCluster, Cluster } from "./cluster";
 import { StreamingPlatform } from "./streaming/platform";
-import { etcdSnapshotOnDestroy } from "./k3s/snapshots";
+import { etcdSnapshotOnDestroy, snapshotArgs } from "./k3s/snapshots";
 
 export interface StackOutputs {
     readonly cluster: Cluster;
@@ -59,12 +59,7 @@ export function buildStack(settings: StackSettings): StackOutputs {
     // Deleted first on destroy (it depends on every install and the platform): saves an etcd
     // snapshot and copies it to this machine before k3s's uninstall deletes the data.
     const inv = settings.inventory;
-    etcdSnapshotOnDestroy("etcd-snapshot", {
-        servers: inv.servers.map((h) => ({ name: h.name, address: h.address, port: inv.ssh.port, user: inv.ssh.user, hostKey: h.hostKey })),
-        copyTo: inv.k3s.etcdSnapshots.copyTo,
-        connectTimeoutSeconds: inv.ssh.perDialTimeoutSeconds,
-        privateKey: settings.sshPrivateKey,
-    }, { dependsOn: [...cluster.servers.installs, ...cluster.agents.installs, ...(streaming ? [streaming] : [])] });
+    etcdSnapshotOnDestroy("etcd-snapshot", snapshotArgs(inv, settings.sshPrivateKey), { dependsOn: [...cluster.servers.installs, ...cluster.agents.installs, ...(streaming ? [streaming] : [])] });
 
     return {
         cluster,

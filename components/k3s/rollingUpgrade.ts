@@ -54,10 +54,10 @@ function leaseManifest(name: string, holderVar: string): string {
  * server's own admin kubeconfig, or (agent) the admin kubeconfig it read from stdin.
  */
 function helperLines(role: "server" | "agent", r: RollingUpgrade): string[] {
-    const kubeconfig = role === "agent" ? " --kubeconfig \"$upgrade_kubeconfig\"" : "";
     return [
         `node=${shq(r.nodeName)}`,
-        `kc() { timeout 60 /usr/local/bin/k3s kubectl${kubeconfig} --request-timeout=20s "$@"; }`,
+        `kubectl_cmd=(/usr/local/bin/k3s kubectl${role === "agent" ? " --kubeconfig \"$upgrade_kubeconfig\"" : ""})`,
+        "kc() { timeout 60 \"${kubectl_cmd[@]}\" --request-timeout=20s \"$@\"; }",
         "# A node that stopped the rollout: the holder of the stop Lease, unless that is this node",
         "# (resuming) or a node no longer in the cluster.",
         "stopped_at() {",
@@ -144,8 +144,8 @@ export function renderRollingPreLines(role: "server" | "agent", r: RollingUpgrad
             `sleep ${AGENT_SETTLE_SECONDS}`,
         ] : []),
         `echo "picluster: rolling upgrade of $node: k3s \${have:-?} -> $want; cordon and drain"`,
-        "kc cordon \"$node\" >/dev/null",
-        `if ! timeout ${r.drainTimeoutSeconds + 30} /usr/local/bin/k3s kubectl${role === "agent" ? " --kubeconfig \"$upgrade_kubeconfig\"" : ""} drain "$node" ` +
+        "# kubectl drain cordons first.",
+        `if ! timeout ${r.drainTimeoutSeconds + 30} "\${kubectl_cmd[@]}" drain "$node" ` +
             `--ignore-daemonsets --delete-emptydir-data --force --timeout=${r.drainTimeoutSeconds}s >/dev/null; then`,
         `  echo "picluster: $node could not be drained within ${r.drainTimeoutSeconds}s (a PodDisruptionBudget, or a pod that will not stop?); nothing was upgraded" >&2`,
         "  exit 1",

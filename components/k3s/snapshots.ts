@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { localCommand } from "../shared/command";
 import { asRoot, script, shq } from "../shared/bash";
+import { Inventory } from "../../inventory/schema";
 
 export const SNAPSHOT_NAME = "picluster-before-destroy";
 export const UPGRADE_SNAPSHOT_NAME = "picluster-before-upgrade";
@@ -100,11 +101,9 @@ export function renderCopySnapshotScript(input: CopySnapshotInput): string {
             "-o UserKnownHostsFile=\"$work/known_hosts\" -o StrictHostKeyChecking=\"$strict\" -p \"$3\" \"$1@$2\" \"$remote\"",
         "}",
         "no_cluster=0",
-        upgrade ? "warn_data() { :; }" : "warn_data() {",
-        ...(upgrade ? [] : [
-            `  echo "picluster: k3s's uninstall now deletes every server's etcd data and local snapshots (${SNAPSHOT_DIR}) and every node's local-path volumes (/var/lib/rancher/k3s/storage)"`,
-            "}",
-        ]),
+        // Only destroy deletes data; an upgrade keeps it.
+        upgrade ? "warn_data() { :; }" : "warn_data() {\n" +
+            `  echo "picluster: k3s's uninstall now deletes every server's etcd data and local snapshots (${SNAPSHOT_DIR}) and every node's local-path volumes (/var/lib/rancher/k3s/storage)"\n}`,
         ...tries,
         ...(upgrade ? [
             `if [ "$no_cluster" -eq ${input.servers.length} ]; then echo "picluster: no server runs k3s yet: a new cluster needs no snapshot"; exit 0; fi`,
@@ -124,6 +123,16 @@ export interface EtcdSnapshotOnDestroyArgs {
     readonly connectTimeoutSeconds: number;
     /** Secret. */
     readonly privateKey: pulumi.Input<string>;
+}
+
+/** Both snapshot commands' arguments, from the inventory: every server to try, the folder, the key. */
+export function snapshotArgs(inv: Inventory, privateKey: pulumi.Input<string>): EtcdSnapshotOnDestroyArgs {
+    return {
+        servers: inv.servers.map((h) => ({ name: h.name, address: h.address, port: inv.ssh.port, user: inv.ssh.user, hostKey: h.hostKey })),
+        copyTo: inv.k3s.etcdSnapshots.copyTo,
+        connectTimeoutSeconds: inv.ssh.perDialTimeoutSeconds,
+        privateKey,
+    };
 }
 
 /** The local command whose delete saves and copies the snapshot; depend on it from nothing, make it depend on every install. */

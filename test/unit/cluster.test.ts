@@ -1,25 +1,11 @@
 // The wiring as data, under strict mocks: which output feeds which input.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import * as pulumi from "@pulumi/pulumi";
-import { parseInventory } from "../../inventory/schema";
-import { buildCluster, rewriteKubeconfig } from "../../components/cluster";
-import { goodRawConfig, RawConfig } from "./fixtures";
-import { FAKE_TOKEN, installStrictMocks, Registered, resolve, settle, unwrapInput } from "./mocks";
+import { rewriteKubeconfig } from "../../components/cluster";
+import { goodRawConfig } from "./fixtures";
+import { buildClusterUnderMocks, FAKE_TOKEN, Registered, resolve, unwrapInput } from "./mocks";
 
-async function build(raw: RawConfig = goodRawConfig()) {
-    const registered = installStrictMocks();
-    const cluster = buildCluster({
-        inventory: parseInventory(raw),
-        sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----"),
-        statsPassword: pulumi.secret("statspw123"),
-        vrrpPassword: pulumi.secret("vrrp1234"),
-    });
-    await resolve(cluster.nodes);
-    await resolve(cluster.kubeconfig);
-    await settle();
-    return { cluster, registered };
-}
+const build = buildClusterUnderMocks;
 
 const byName = (rs: Registered[], name: string) => {
     const r = rs.find((x) => x.name === name);

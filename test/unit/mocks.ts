@@ -3,6 +3,9 @@
 // pass because a mock quietly answered something it was never meant to.
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { parseInventory } from "../../inventory/schema";
+import { buildCluster, Cluster } from "../../components/cluster";
+import { goodRawConfig, RawConfig } from "./fixtures";
 
 export const FAKE_TOKEN = "K10aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa::server:0123456789abcdef";
 export const FAKE_KUBECONFIG = "apiVersion: v1\nclusters:\n- cluster:\n    server: https://127.0.0.1:6443\n  name: default\n";
@@ -76,4 +79,19 @@ export async function resolve<T>(o: pulumi.Output<T>): Promise<{ value: T; secre
 /** Lets the mock monitor finish every registration started so far. */
 export async function settle(): Promise<void> {
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+}
+
+/** The cluster of a raw stack config under strict mocks, with every registration settled. */
+export async function buildClusterUnderMocks(raw: RawConfig = goodRawConfig()): Promise<{ cluster: Cluster; registered: Registered[] }> {
+    const registered = installStrictMocks();
+    const cluster = buildCluster({
+        inventory: parseInventory(raw),
+        sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----"),
+        statsPassword: pulumi.secret("statspw123"),
+        vrrpPassword: pulumi.secret("vrrp1234"),
+    });
+    await resolve(cluster.nodes);
+    await resolve(cluster.kubeconfig);
+    await settle();
+    return { cluster, registered };
 }

@@ -4,23 +4,13 @@
 // (test/lab/e2e.test.ts, "rolling upgrade").
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import * as pulumi from "@pulumi/pulumi";
 import { InventoryError, parseInventory } from "../../inventory/schema";
-import { buildCluster } from "../../components/cluster";
 import { SLOT_LEASE_PREFIX, STOP_LEASE } from "../../components/k3s/rollingUpgrade";
 import { goodRawConfig, RawConfig } from "./fixtures";
-import { installStrictMocks, resolve, settle, unwrapInput } from "./mocks";
+import { buildClusterUnderMocks, unwrapInput } from "./mocks";
 
 async function build(raw: RawConfig = goodRawConfig()) {
-    const registered = installStrictMocks();
-    const cluster = buildCluster({
-        inventory: parseInventory(raw),
-        sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----"),
-        statsPassword: pulumi.secret("statspw123"),
-        vrrpPassword: pulumi.secret("vrrp1234"),
-    });
-    await resolve(cluster.nodes);
-    await settle();
+    const { registered } = await buildClusterUnderMocks(raw);
     const text = (name: string, key: "create" | "update") => {
         const r = registered.find((x) => x.name === name);
         assert.ok(r, `no resource ${name}`);
@@ -37,7 +27,7 @@ test("every k3s install has a rolling update beside its plain create: drain and 
         const create = text(n, "create");
         const update = text(n, "update");
         assert.doesNotMatch(create, /drain|cordon|picluster-upgrade/, `${n}: a first install drains nothing`);
-        assert.match(update, /kubectl.* drain "\$node" --ignore-daemonsets --delete-emptydir-data --force --timeout=120s/, n);
+        assert.match(update, /"\$\{kubectl_cmd\[@\]\}" drain "\$node" --ignore-daemonsets --delete-emptydir-data --force --timeout=120s/, n);
         assert.match(update, /kc uncordon "\$node"/, n);
         assert.match(update, new RegExp(STOP_LEASE), `${n}: a failure stops the rollout`);
         // The same install underneath: the update runs k3s's installer with the same version.
