@@ -86,11 +86,12 @@ export function buildCluster(args: ClusterArgs): Cluster {
         token: servers.token, serverUrl: apiUrl, controlNode: servers.first, controlPlane: servers.installs,
         adminKubeconfig: kubeconfig, upgrade: inv.k3s.upgrade,
     });
+    const nodeNames = [...inv.servers, ...inv.agents].map((h) => h.name);
     const listNodes = remoteCommand("node-list", {
         connection: servers.first.connection,
-        create: apiUrl.apply((url) => asRoot(renderListNodesScript(url))),
+        create: apiUrl.apply((url) => asRoot(renderListNodesScript(url, nodeNames))),
         // Re-read the list whenever the inventory's node set changes.
-        triggers: [[...inv.servers, ...inv.agents].map((h) => h.name).join(",")],
+        triggers: [nodeNames.join(",")],
     }, { dependsOn: [...servers.installs, ...agents.installs] });
     return {
         servers, loadBalancer, agents, apiUrl,

@@ -305,12 +305,25 @@ export function renderReadKubeconfigScript(): string {
 }
 
 /**
- * Runs on a server: lists the cluster's nodes by name, one per line. It asks through the
- * registration address (in the servers' tls-san), so it answers while this server's own
- * k3s is down.
+ * Runs on a server: lists, one per line, the inventory's nodes that the cluster has. It asks
+ * through the registration address (in the servers' tls-san), so it answers while this
+ * server's own k3s is down. Only the inventory's names: a Pi dropped from the inventory loses
+ * its Node in the delete phase, after this runs in the same up, and the list is re-read only
+ * when the inventory changes, so listing it would leave it in the output for good. A Node the
+ * inventory does not name is reported on stderr instead.
  */
-export function renderListNodesScript(apiUrl: string): string {
-    return script(`timeout 60 /usr/local/bin/k3s kubectl --server ${shq(apiUrl)} get nodes -o 'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}'`);
+export function renderListNodesScript(apiUrl: string, inventoryNames: readonly string[]): string {
+    return script(
+        `listed=$(timeout 60 /usr/local/bin/k3s kubectl --server ${shq(apiUrl)} get nodes -o 'jsonpath={range .items[*]}{.metadata.name}{"\\n"}{end}')`,
+        `wanted=(${inventoryNames.map(shq).join(" ")})`,
+        'for n in "${wanted[@]}"; do',
+        '  if grep -qxF -- "$n" <<<"$listed"; then echo "$n"; fi',
+        "done",
+        "while read -r n; do",
+        '  [ -n "$n" ] || continue',
+        '  case " ${wanted[*]} " in *" $n "*) ;; *) echo "picluster: Node $n is in the cluster but not in the inventory (a Pi dropped by this up loses it after this list)" >&2 ;; esac',
+        'done <<<"$listed"',
+    );
 }
 
 /** The drain resource's create step: it only says what its delete will do (from the first server). */

@@ -56,7 +56,7 @@ const rendered: Record<string, string> = {
     uninstallAgent: scripts.renderK3sUninstallScript({ role: "agent", nodeName: "rasp00" }),
     readToken: scripts.renderReadTokenScript(300),
     readKubeconfig: scripts.renderReadKubeconfigScript(),
-    listNodes: scripts.renderListNodesScript("https://10.10.50.220:6443"),
+    listNodes: scripts.renderListNodesScript("https://10.10.50.220:6443", ["rasp09", "rasp00"]),
     drain: scripts.renderDrainScript("rasp00"),
     haproxyApply: scripts.renderHaproxyApplyScript(),
     haproxyRestore: scripts.renderHaproxyRestoreScript(),
