@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,7 @@ type server struct {
 	serverCA   *ca
 	clientCA   *ca
 	etcd       *etcdClient
+	etcdProc   *exec.Cmd // the etcd child, stopped gracefully on SIGTERM (stopEtcd)
 	memberName string
 	local      *kubeClient // the local apiserver, as the supervisor (system:masters)
 }
@@ -40,6 +42,10 @@ func serverMain(args []string) int {
 	log.Printf("Starting k3s %s STAND-IN server (test/lab/k3s-standin)", version)
 	cfg, err := loadConfig("server", args)
 	if err != nil {
+		log.Printf("level=fatal msg=%q", err.Error())
+		return 1
+	}
+	if err := refusedByLab(cfg.NodeName); err != nil {
 		log.Printf("level=fatal msg=%q", err.Error())
 		return 1
 	}
@@ -90,7 +96,7 @@ func runServer(cfg *Config) error {
 		if err := etcdCerts(cfg.NodeIP); err != nil {
 			return err
 		}
-		_, exited, err = runEtcd(s.memberName, cfg.NodeIP, "", "", etcdLog)
+		s.etcdProc, exited, err = runEtcd(s.memberName, cfg.NodeIP, "", "", etcdLog)
 		if err != nil {
 			return err
 		}
@@ -217,8 +223,36 @@ func runServer(cfg *Config) error {
 		case got := <-sig:
 			log.Printf("received %s, shutting down", got)
 			close(stop)
-			return nil // etcd and the control plane die with us (Pdeathsig)
+			s.stopEtcd(exited, etcdStopLimit)
+			return nil // the rest of the control plane dies with us (Pdeathsig)
 		}
+	}
+}
+
+// etcdStopLimit bounds a graceful etcd stop; systemd's stop timeout (90 s) is the outer bound.
+const etcdStopLimit = 30 * time.Second
+
+// stopEtcd stops etcd the way k3s stops its embedded etcd on SIGTERM (k3s
+// pkg/daemons/executor/etcd.go, Embedded.ETCD: on ctx.Done it calls etcd.Server.Stop(), and the
+// server's WaitGroup keeps k3s running until etcd has stopped). EtcdServer.Stop hands the
+// leadership to a peer before it stops (go.etcd.io/etcd server/etcdserver/server.go, Stop ->
+// TransferLeadership), so a restarted leader costs no election. Debian's etcd binary does the
+// same on SIGTERM: etcdmain registers embed.Etcd.Close, which calls Server.Stop, as its interrupt
+// handler. Killing it instead (the Pdeathsig SIGKILL when we exit) made every restart of the
+// leader wait out the election timeout (5 s), stalling the API behind the VIP meanwhile.
+func (s *server) stopEtcd(exited <-chan error, limit time.Duration) {
+	if s.etcdProc == nil || s.etcdProc.Process == nil {
+		return
+	}
+	t := time.Now()
+	if err := s.etcdProc.Process.Signal(syscall.SIGTERM); err != nil {
+		return // already gone
+	}
+	select {
+	case <-exited:
+		log.Printf("etcd stopped in %s", time.Since(t).Round(time.Millisecond))
+	case <-time.After(limit):
+		log.Printf("etcd did not stop within %s; it is killed with us", limit)
 	}
 }
 
@@ -278,7 +312,8 @@ func (s *server) initCluster(etcdLog io.Writer) (<-chan error, error) {
 		return nil, err
 	}
 	log.Printf("Managed etcd cluster initializing (member %s)", s.memberName)
-	_, exited, err := runEtcd(s.memberName, s.cfg.NodeIP,
+	var exited <-chan error
+	s.etcdProc, exited, err = runEtcd(s.memberName, s.cfg.NodeIP,
 		s.memberName+"=https://"+s.cfg.NodeIP+":2380", "new", etcdLog)
 	return exited, err
 }
@@ -399,7 +434,8 @@ func (s *server) join(etcdLog io.Writer) (<-chan error, error) {
 		return nil, err
 	}
 	log.Printf("Adding learner %s=%s to etcd cluster [%s]", s.memberName, peerURL, strings.Join(parts, ","))
-	_, exited, err := runEtcd(s.memberName, s.cfg.NodeIP, strings.Join(parts, ","), "existing", etcdLog)
+	var exited <-chan error
+	s.etcdProc, exited, err = runEtcd(s.memberName, s.cfg.NodeIP, strings.Join(parts, ","), "existing", etcdLog)
 	if err != nil {
 		return nil, err
 	}
