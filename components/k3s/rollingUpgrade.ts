@@ -15,9 +15,11 @@
 //   picluster-upgrade-<n> in kube-system, created atomically (a create of an existing name
 //   fails). It drains, upgrades, uncordons and gives the slot back.
 // - A failure stops the rollout where it is: the failing node records itself in the Lease
-//   picluster-upgrade-stopped (and an agent keeps its slot), so every node still waiting
-//   gives up at once, untouched, naming it. The next `up` resumes: the failed node takes its
-//   own slot back and clears the stop.
+//   picluster-upgrade-stopped (and an agent keeps its slot), so every agent still waiting
+//   gives up at once, untouched, naming it (later servers never start: each waits for the one
+//   before). The next `up` resumes: its waiting agents ignore that earlier stop (they compare
+//   the Lease's uid with the one they saw when they began), the failed node takes its own slot
+//   back and clears the stop once it is back in service.
 // kubectl drain and cordon are Kubernetes' own (k3s ships kubectl as `k3s kubectl`); the
 // Lease-as-lock follows client-go's resourcelock (tools/leaderelection/resourcelock/leaselock.go:
 // holderIdentity names the holder; creation is the atomic step).
@@ -56,20 +58,11 @@ function leaseManifest(name: string, holderVar: string): string {
 function helperLines(role: "server" | "agent", r: RollingUpgrade): string[] {
     return [
         `node=${shq(r.nodeName)}`,
-        `kubectl_cmd=(/usr/local/bin/k3s kubectl${role === "agent" ? " --kubeconfig \"$upgrade_kubeconfig\"" : ""})`,
+        // A server's own API is down while its k3s restarts, and after an upgrade that failed
+        // there (when the next up resumes): its kubectl goes through the registration address,
+        // with its admin kubeconfig's credentials (that address is in every server's tls-san).
+        `kubectl_cmd=(/usr/local/bin/k3s kubectl${role === "agent" ? " --kubeconfig \"$upgrade_kubeconfig\"" : r.apiUrl ? ` --server ${shq(r.apiUrl)}` : ""})`,
         "kc() { timeout 60 \"${kubectl_cmd[@]}\" --request-timeout=20s \"$@\"; }",
-        "# A node that stopped the rollout: the holder of the stop Lease, unless that is this node",
-        "# (resuming) or a node no longer in the cluster.",
-        "stopped_at() {",
-        `  local h; h=$(kc -n kube-system get lease ${STOP_LEASE} --ignore-not-found -o 'jsonpath={.spec.holderIdentity}' 2>/dev/null) || return 1`,
-        "  [ -n \"$h\" ] && [ \"$h\" != \"$node\" ] && [ -n \"$(kc get node \"$h\" --ignore-not-found -o name 2>/dev/null)\" ] && printf '%s' \"$h\"",
-        "}",
-        "refuse_if_stopped() {",
-        "  local h; if h=$(stopped_at); then",
-        `    echo "picluster: the rolling upgrade stopped at $h (its upgrade failed): $node was not touched. Fix $h, then run pulumi up again" >&2`,
-        "    exit 1",
-        "  fi",
-        "}",
         "# On failure once this node's upgrade has begun: record it, so that the rest stays as it is.",
         "mark_stopped() {",
         `  kc -n kube-system delete lease ${STOP_LEASE} --ignore-not-found >/dev/null 2>&1 || true`,
@@ -86,6 +79,25 @@ function helperLines(role: "server" | "agent", r: RollingUpgrade): string[] {
 function agentGateLines(r: RollingUpgrade): string[] {
     const slots = Array.from({ length: r.maxUnavailable }, (_, k) => `${SLOT_LEASE_PREFIX}${k}`).join(" ");
     return [
+        "# A node that stopped the rollout in this up: the holder of a stop Lease made since this",
+        "# step began, unless that is this node or a node no longer in the cluster. A stop left by an",
+        "# earlier up is ignored: its node resumes in this up and clears it once it is back (a new",
+        "# failure there makes a new Lease, with a new uid).",
+        `stop_lease() { kc -n kube-system get lease ${STOP_LEASE} --ignore-not-found -o 'jsonpath={.metadata.uid} {.spec.holderIdentity}' 2>/dev/null; }`,
+        "earlier_stop='?'",
+        "for _ in 1 2 3; do if earlier_stop=$(stop_lease); then break; fi; earlier_stop='?'; sleep 2; done",
+        "stopped_at() {",
+        "  local s h; s=$(stop_lease) || return 1",
+        "  { [ -n \"$s\" ] && [ \"$s\" != \"$earlier_stop\" ]; } || return 1",
+        "  h=${s#* }",
+        "  [ -n \"$h\" ] && [ \"$h\" != \"$node\" ] && [ -n \"$(kc get node \"$h\" --ignore-not-found -o name 2>/dev/null)\" ] && printf '%s' \"$h\"",
+        "}",
+        "refuse_if_stopped() {",
+        "  local h; if h=$(stopped_at); then",
+        `    echo "picluster: the rolling upgrade stopped at $h (its upgrade failed): $node was not touched. Fix $h, then run pulumi up again" >&2`,
+        "    exit 1",
+        "  fi",
+        "}",
         `wait_end=$(( $(date +%s) + ${r.waitSeconds} ))`,
         "next_note=0",
         "note() {  # progress, at most every 30 s",
@@ -133,7 +145,8 @@ function agentGateLines(r: RollingUpgrade): string[] {
 export function renderRollingPreLines(role: "server" | "agent", r: RollingUpgrade): string[] {
     return [
         ...helperLines(role, r),
-        ...(role === "server" ? ["refuse_if_stopped"] : agentGateLines(r)),
+        // Servers go one at a time (each update depends on the one before), so none waits on a stop.
+        ...(role === "server" ? [] : agentGateLines(r)),
         "upgrading=yes",
         ...(role === "server" ? [
             "# The load balancers first: the agent-check answers `drain`, so no new connection comes",
@@ -158,7 +171,8 @@ export function renderRollingPostLines(role: "server" | "agent", r: RollingUpgra
     const what = role === "server" ? "Node Ready, /readyz/etcd, the API at the registration address" : "Node Ready";
     return [
         role === "server" && r.apiUrl
-            ? `back() { back_in_service && [ "$(kc get --raw=/readyz/etcd 2>/dev/null)" = ok ] && [ "$(kc --server ${shq(r.apiUrl)} get --raw=/readyz 2>/dev/null)" = ok ]; }`
+            // Its own etcd through its own apiserver, then the API through the registration address.
+            ? `back() { back_in_service && [ "$(timeout 30 /usr/local/bin/k3s kubectl --request-timeout=20s get --raw=/readyz/etcd 2>/dev/null)" = ok ] && [ "$(kc get --raw=/readyz 2>/dev/null)" = ok ]; }`
             : "back() { back_in_service; }",
         `back_end=$(( $(date +%s) + ${r.readyTimeoutSeconds} ))`,
         "until back; do",

@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { agentCheck, apiGet, Lab, LAB_HOME, parseKubeconfig, processTree, REPO, sampleCommandLines, show, sleep, stepsOf } from "./labkit";
+import { agentCheck, apiGet, Lab, LAB_HOME, parseKubeconfig, processTree, REPO, Run, sampleCommandLines, show, sleep, stepsOf } from "./labkit";
 
 const lab = new Lab("e2e", join(__dirname, "specs", "small.spec"));
 /** The real kubectl (tools/control-plane), as a user on the operator's machine runs it. */
@@ -29,6 +29,73 @@ const names = (l: { name: string }[]) => l.map((p) => p.name).sort();
 function notConverged(t: TestContext): boolean {
     if (!converged) t.skip("an earlier step left the cluster unconverged");
     return !converged;
+}
+
+/** What the kill test allows for one server's failover: the request in flight and one cut at
+ * the mark-down instant. The rolling upgrade, one restart per server, is held to the same. */
+const FAILOVER_BUDGET = 2;
+
+type NodeView = { name: string; out: boolean; cordoned: boolean; version: string };
+
+/** The Nodes as the API through the VIP lists them: out is NotReady or cordoned. */
+async function nodeViews(kc: ReturnType<typeof parseKubeconfig>, timeoutMs = 3000): Promise<NodeView[]> {
+    const r = await apiGet(kc, "/api/v1/nodes", timeoutMs);
+    if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+    const doc = JSON.parse(r.body) as { items: { metadata: { name: string }; spec: { unschedulable?: boolean }; status: { nodeInfo: { kubeletVersion: string }; conditions: { type: string; status: string }[] } }[] };
+    return doc.items.map((n) => {
+        const ready = n.status.conditions.some((c) => c.type === "Ready" && c.status === "True");
+        return { name: n.metadata.name, cordoned: n.spec.unschedulable === true, out: !ready || n.spec.unschedulable === true, version: n.status.nodeInfo.kubeletVersion };
+    });
+}
+
+interface Rollout {
+    up: Run;
+    seconds: number;
+    start: number;
+    samples: { t: number; nodes: NodeView[] }[];
+    failed: { t: number; why: string }[];
+    firstServerCordoned: number;
+    firstAgentCordoned: number;
+    maxOut(pick: (n: string) => boolean): number;
+    lastServerBack(servers: string[], version: string): number;
+}
+
+/** Runs an up while one request at a time goes through the VIP (bounded: 15 min), each listing
+ * the Nodes: how the rollout is watched (cordoned, Ready, kubeletVersion) and what it costs. */
+async function rollout(kc: ReturnType<typeof parseKubeconfig>, servers: readonly string[], run: () => Promise<Run>): Promise<Rollout> {
+    const samples: Rollout["samples"] = [];
+    const failed: Rollout["failed"] = [];
+    const start = Date.now();
+    let done = false;
+    const watcher = (async () => {
+        while (!done && Date.now() - start < 900_000) {
+            const at = Date.now() - start;
+            try {
+                samples.push({ t: at, nodes: await nodeViews(kc) });
+            } catch (e) {
+                failed.push({ t: at, why: String(e) });
+            }
+            await sleep(50);
+        }
+    })();
+    const up = await run();
+    const seconds = (Date.now() - start) / 1000;
+    done = true;
+    await watcher;
+    const firstAt = (p: (n: NodeView) => boolean) => samples.find((x) => x.nodes.some(p))?.t ?? -1;
+    return {
+        up, seconds, start, samples, failed,
+        firstServerCordoned: firstAt((n) => servers.includes(n.name) && n.cordoned),
+        firstAgentCordoned: firstAt((n) => !servers.includes(n.name) && n.cordoned),
+        maxOut: (pick) => Math.max(0, ...samples.map((x) => x.nodes.filter((n) => pick(n.name) && n.out).length)),
+        lastServerBack: (names, version) => Math.max(...names.map((s) => firstAt((n) => n.name === s && n.version === version && !n.out))),
+    };
+}
+
+function describeRollout(r: Rollout, isServer: (n: string) => boolean): string {
+    return `pulumi up ${r.seconds.toFixed(1)}s (exit ${r.up.status}); ${r.samples.length + r.failed.length} requests through the VIP, ${r.failed.length} failed ${JSON.stringify(r.failed)}; ` +
+        `servers out at once: at most ${r.maxOut(isServer)}, agents: at most ${r.maxOut((n) => !isServer(n))}; ` +
+        `first server cordoned at ${r.firstServerCordoned} ms, first agent cordoned at ${r.firstAgentCordoned} ms`;
 }
 
 /** Waits (bounded) until check() returns true. */
@@ -573,6 +640,8 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         assert.ok(!existsSync(join(lab.dir, "pis", "t-a3", "usr-local", "bin", "k3s")), "k3s is uninstalled from t-a3");
         assert.equal(lab.execOk("t-a3", "hostname").trim(), "raspberrypi", "t-a3's hostname is restored");
         assert.deepEqual(readyNodes(), ["t-a1", "t-a2", "t-a4", "t-s1", "t-s2", "t-s3", "t-s4", "t-s5"]);
+        // The list was read before t-a3's Node was deleted (Pulumi deletes last): only the inventory's.
+        assert.deepEqual((JSON.parse(lab.output("nodes")) as string[]).sort(), readyNodes(), "the nodes output no longer lists t-a3");
     });
 
     it("scaled in and out again under the same names: two joined servers and an agent converge (node passwords, etcd members, the uninstall's deleted binary)", async (t) => {
@@ -661,6 +730,7 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         await until("t-s1 gone, t-s4 Ready", 60, () => readyNodes("t-s2").join(" ") === "t-a1 t-a2 t-a3 t-a4 t-s2 t-s3 t-s4");
         const members = assertStartedEtcdMembers(3, "t-s2");
         assert.deepEqual(members.map((m) => m.replace(/-[0-9a-f]+$/, "")), ["t-s2", "t-s3", "t-s4"], "no member of t-s1 is left");
+        assert.deepEqual((JSON.parse(lab.output("nodes")) as string[]).sort(), ["t-a1", "t-a2", "t-a3", "t-a4", "t-s2", "t-s3", "t-s4"], "the nodes output no longer lists t-s1");
         assert.ok(!existsSync(join(lab.dir, "pis", "t-s1", "usr-local", "bin", "k3s")), "k3s is uninstalled from t-s1");
         assert.equal(lab.exec("t-s1", "pidof k3s").status, 1, "no k3s runs on t-s1");
         // The stack's kubeconfig, now read from t-s2, still reaches the API through the VIP.
@@ -716,7 +786,7 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         converged = true;
     });
 
-    it("rolling upgrade to the next k3s minor while the API is used through the VIP: a snapshot off the Pis first, the servers one at a time, then the agents one at a time; every Node reports the new version", { timeout: 1_200_000 }, async (t) => {
+    it("rolling upgrade to the next k3s minor while the API is used through the VIP: a snapshot off the Pis first, then the servers one at a time; the new release refusing to start on the second server stops the rollout there, untouched beyond it; fixed, the next up resumes: the other servers, then the agents one at a time; every Node reports the new version", { timeout: 1_500_000 }, async (t) => {
         if (notConverged(t)) return;
         converged = false;
         const before = lab.output("k3sVersion");
@@ -738,67 +808,70 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
             (!p.spare || lab.layout.with?.includes(p.name)) && !lab.layout.without?.includes(p.name)).map((p) => p.name).sort();
         const serversNow = inInventory("server");
         const agentsNow = inInventory("agent");
-        const control = serversNow[0];
-
-        // One request at a time through the VIP for the whole up: each lists the Nodes, which is
-        // also how the rollout is watched (cordoned, Ready, kubeletVersion).
-        const kc = parseKubeconfig(lab.output("kubeconfig"));
-        type NodeView = { name: string; out: boolean; cordoned: boolean; version: string };
-        const samples: { t: number; nodes: NodeView[] }[] = [];
-        const failed: { t: number; why: string }[] = [];
-        const start = Date.now();
-        let upDone = false;
-        const watcher = (async () => {
-            while (!upDone && Date.now() - start < 900_000) {
-                const at = Date.now() - start;
-                try {
-                    const r = await apiGet(kc, "/api/v1/nodes", 3000);
-                    if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
-                    const doc = JSON.parse(r.body) as { items: { metadata: { name: string }; spec: { unschedulable?: boolean }; status: { nodeInfo: { kubeletVersion: string }; conditions: { type: string; status: string }[] } }[] };
-                    samples.push({ t: at, nodes: doc.items.map((n) => {
-                        const ready = n.status.conditions.some((c) => c.type === "Ready" && c.status === "True");
-                        return { name: n.metadata.name, cordoned: n.spec.unschedulable === true, out: !ready || n.spec.unschedulable === true, version: n.status.nodeInfo.kubeletVersion };
-                    }) });
-                } catch (e) {
-                    failed.push({ t: at, why: String(e) });
-                }
-                await sleep(50);
-            }
-        })();
-        const upStarted = Date.now();
-        const up = await lab.pulumiUpAsync().done;
-        const seconds = (Date.now() - upStarted) / 1000;
-        upDone = true;
-        await watcher;
-        assert.equal(up.status, 0, show(up));
+        assert.ok(serversNow.length >= 3, "three servers at least: one upgraded, one failing, one untouched");
+        const [firstServer, failing, ...laterServers] = serversNow;
         const isServer = (n: string) => serversNow.includes(n);
-        const maxOut = (pick: (n: string) => boolean) => Math.max(0, ...samples.map((x) => x.nodes.filter((n) => pick(n.name) && n.out).length));
-        const firstAt = (p: (n: NodeView) => boolean) => samples.find((x) => x.nodes.some(p))?.t ?? -1;
-        const lastServerUpgraded = Math.max(...serversNow.map((s) => firstAt((n) => n.name === s && n.version === want && !n.out)));
-        const firstAgentCordoned = firstAt((n) => !isServer(n.name) && n.cordoned);
-        const firstServerCordoned = firstAt((n) => isServer(n.name) && n.cordoned);
-        console.log(`# rolling upgrade ${before} -> ${want}: pulumi up ${seconds.toFixed(1)}s; ${samples.length + failed.length} requests through the VIP, ${failed.length} failed ${JSON.stringify(failed)}; ` +
-            `servers out at once: at most ${maxOut(isServer)}, agents: at most ${maxOut((n) => !isServer(n))}; first server cordoned at ${firstServerCordoned} ms, ` +
-            `last server back on ${want} at ${lastServerUpgraded} ms, first agent cordoned at ${firstAgentCordoned} ms`);
-        assert.ok(firstServerCordoned >= 0 && firstAgentCordoned >= 0, "the watch saw the servers and the agents cordoned (so these checks can fail)");
-        assert.equal(maxOut(isServer), 1, "never more than one server out at a time");
-        assert.equal(maxOut((n) => !isServer(n)), 1, "agents one at a time (k3s.upgrade.maxUnavailable 1)");
-        assert.ok(firstAgentCordoned > lastServerUpgraded, "no agent before every server runs the new version");
-        // Each server's restart may cost the request in flight and, rarely, the one HAProxy cuts
-        // as it marks that server down (see the kill test): at most two per server.
-        assert.ok(failed.length <= 2 * serversNow.length, `failed requests: ${JSON.stringify(failed)}`);
+        const kc = parseKubeconfig(lab.output("kubeconfig"));
+        const versionOf = (pi: string) => /k3s version (\S+) /.exec(lab.execOk(pi, "k3s --version | head -n 1"))?.[1];
+
+        // 1. The new release refuses to start on the second server (the lab's fault,
+        //    test/lab/k3s-standin/faults.go): the up fails there, after the snapshot and the first server.
+        const refuse = join(LAB_HOME, "k3s-standin", `refuse-start.${failing}`);
+        writeFileSync(refuse, `${want}\n`);
+        let broken: Rollout;
+        try {
+            broken = await rollout(kc, serversNow, () => lab.pulumiUpAsync().done);
+            console.log(`# upgrade with ${want} refusing to start on ${failing}: ${describeRollout(broken, isServer)}`);
+            assert.notEqual(broken.up.status, 0, `the up should fail on ${failing}\n${show(broken.up)}`);
+            const said = broken.up.stdout + broken.up.stderr;
+            assert.match(said, new RegExp(`the rolling upgrade stops at ${failing}: it stays cordoned`), show(broken.up));
+            for (const a of agentsNow) {
+                assert.match(said, new RegExp(`the rolling upgrade stopped at ${failing} \\(its upgrade failed\\): ${a} was not touched`), `${a} gave up untouched`);
+            }
+            // The snapshot came first: copied off the Pis before the first server was cordoned.
+            assert.match(said, /picluster: etcd snapshot (picluster-before-upgrade-\S+) of t-s\d copied to /, show(broken.up));
+            const snapshot = /picluster: etcd snapshot (picluster-before-upgrade-\S+) of/.exec(said)?.[1] ?? "";
+            const file = join(lab.project, "etcd-snapshots", snapshot);
+            assert.ok(broken.firstServerCordoned >= 0, "the watch saw a server cordoned (so the next check can fail)");
+            assert.ok(statSync(file).mtimeMs < broken.start + broken.firstServerCordoned, "the snapshot was copied before the first server was cordoned");
+            assert.equal(broken.maxOut(isServer), 1, "never more than one server out at a time");
+            // Where it stopped: the first server upgraded and back, the failing one cordoned with
+            // its new binary, everything after it untouched and the API still answering (quorum).
+            const nodes = await nodeViews(kc);
+            const view = (n: string) => nodes.find((x) => x.name === n);
+            assert.deepEqual([view(firstServer)?.version, view(firstServer)?.out], [want, false], `${firstServer} runs ${want}, back in service`);
+            assert.equal(versionOf(failing), want, `${failing} has the new binary`);
+            assert.equal(view(failing)?.cordoned, true, `${failing} stays cordoned`);
+            for (const pi of [...laterServers, ...agentsNow]) {
+                assert.equal(versionOf(pi), before, `${pi} still has ${before}`);
+                assert.deepEqual([view(pi)?.version, view(pi)?.cordoned], [before, false], `${pi}'s Node is untouched`);
+            }
+            assert.equal(lab.execOk(firstServer, `k3s kubectl -n kube-system get lease picluster-upgrade-stopped -o 'jsonpath={.spec.holderIdentity}'`).trim(), failing, "the stop names the failing server");
+            assert.equal(lab.output("k3sVersion"), before, "the stack does not claim the new version yet");
+        } finally {
+            rmSync(refuse, { force: true });
+        }
+
+        // 2. Fixed (the fault removed), the next up resumes where it stopped, under the same watch.
+        const resumed = await rollout(kc, serversNow, () => lab.pulumiUpAsync().done);
+        const { up, samples, failed } = resumed;
+        console.log(`# rolling upgrade ${before} -> ${want}, resumed at ${failing}: ${describeRollout(resumed, isServer)}`);
+        assert.equal(up.status, 0, show(up));
+        assert.doesNotMatch(up.stdout, new RegExp(`rolling upgrade of ${firstServer}:`), `${firstServer} is not upgraded twice`);
+        assert.ok(resumed.firstAgentCordoned >= 0, "the watch saw the agents cordoned (so these checks can fail)");
+        assert.equal(resumed.maxOut(isServer), 1, "never more than one server out at a time");
+        assert.equal(resumed.maxOut((n) => !isServer(n)), 1, "agents one at a time (k3s.upgrade.maxUnavailable 1)");
+        assert.ok(resumed.firstAgentCordoned > resumed.lastServerBack(serversNow, want), "no agent before every server runs the new version");
+        // A server's restart hands its etcd leadership over and leaves the load balancers first
+        // (agent-check drain): what is left to lose is what one failover costs (the kill test's bound).
+        assert.ok(failed.length + broken.failed.length <= FAILOVER_BUDGET, `failed requests: ${JSON.stringify([...broken.failed, ...failed])}`);
         const last = samples[samples.length - 1].nodes;
         assert.deepEqual(last.map((n) => `${n.name} ${n.version}${n.out ? " out" : ""}`).sort(), [...agentsNow, ...serversNow].sort().map((n) => `${n} ${want}`));
-        for (const pi of [...serversNow, ...agentsNow]) assert.match(lab.execOk(pi, "k3s --version | head -n 1"), new RegExp(`k3s version ${want.replace(/\+/g, "\\+")} `), pi);
-        // The snapshot came first: copied off the Pis before the first server was cordoned.
-        assert.match(up.stdout, /picluster: etcd snapshot (picluster-before-upgrade-\S+) of t-s\d copied to /, show(up));
-        const snapshot = /picluster: etcd snapshot (picluster-before-upgrade-\S+) of/.exec(up.stdout)?.[1] ?? "";
-        const file = join(lab.project, "etcd-snapshots", snapshot);
-        assert.ok(statSync(file).mtimeMs < start + firstServerCordoned, "the snapshot was copied before the first server was cordoned");
+        for (const pi of [...serversNow, ...agentsNow]) assert.equal(versionOf(pi), want, pi);
         assert.equal(lab.output("k3sVersion"), want);
-        const leases = lab.execOk(control, "k3s kubectl -n kube-system get leases -o name");
+        const leases = lab.execOk(firstServer, "k3s kubectl -n kube-system get leases -o name");
         assert.doesNotMatch(leases, /picluster-upgrade/, "no upgrade slot or stop is left behind");
-        assertStartedEtcdMembers(serversNow.length, control);
+        assertStartedEtcdMembers(serversNow.length, firstServer);
         const pv = lab.pulumi(["preview", "--expect-no-changes"]);
         assert.equal(pv.status, 0, show(pv));
         converged = true;

@@ -36,8 +36,11 @@ test("every k3s install has a rolling update beside its plain create: drain and 
     }
     for (const n of ["control-plane-s1-k3s", "control-plane-s2-k3s"]) {
         const update = text(n, "update");
-        assert.match(update, /get --raw=\/readyz\/etcd/, `${n}: its etcd answers before the next server goes`);
-        assert.match(update, /--server \S*https:\/\/198\.18\.0\.100:6443\S* get --raw=\/readyz/, `${n}: the API answers through the VIP`);
+        // Its own kubectl would fail while its k3s is down (restarting, or after a failed upgrade
+        // when the next up resumes): the drain, the Leases and the Node go through the VIP.
+        assert.match(update, /^ *kubectl_cmd=\(\/usr\/local\/bin\/k3s kubectl --server \S*https:\/\/198\.18\.0\.100:6443\S*\)$/m, `${n}: its kubectl goes through the VIP`);
+        assert.match(update, /\/usr\/local\/bin\/k3s kubectl --request-timeout=20s get --raw=\/readyz\/etcd/, `${n}: its own etcd answers (through its own apiserver) before the next server goes`);
+        assert.match(update, /kc get --raw=\/readyz 2/, `${n}: the API answers through the VIP`);
         assert.doesNotMatch(update, new RegExp(SLOT_LEASE_PREFIX + "0"), "servers go one at a time by their dependencies, not by slots");
     }
     const agent = text("agents-a1-k3s", "update");

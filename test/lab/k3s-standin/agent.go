@@ -25,6 +25,10 @@ func agentMain(args []string) int {
 		log.Printf("level=fatal msg=%q", err.Error())
 		return 1
 	}
+	if err := refusedByLab(cfg.NodeName); err != nil {
+		log.Printf("level=fatal msg=%q", err.Error())
+		return 1
+	}
 	tok, err := parseToken(cfg.Token)
 	if err != nil {
 		log.Printf("level=fatal msg=%q", err.Error())
