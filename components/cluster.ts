@@ -20,6 +20,14 @@ export const PACKAGES_BY_ROLE: Record<Role, readonly string[]> = {
     loadbalancer: ["haproxy", "keepalived"],
 };
 
+/**
+ * Why a reflashed first server is not rebuilt: its install initialises etcd (--cluster-init), so
+ * rebuilding it would start a second, empty cluster beside the running one.
+ */
+export const FIRST_SERVER_REBUILD_REFUSAL = (name: string) =>
+    `${name} is the first server, which initialised the cluster's etcd; rebuilding it would start a new, empty cluster, ` +
+    "so the program refuses to (nothing on it was changed). Put its old SD card back; the README's \"A reflashed Pi\" says what is not built yet.";
+
 export interface ClusterArgs {
     readonly inventory: Inventory;
     readonly sshPrivateKey: pulumi.Input<string>;
@@ -48,6 +56,7 @@ export function buildCluster(args: ClusterArgs): Cluster {
     for (const host of inv.hosts) {
         pis.set(host.name, new Pi(host.name, {
             host, ssh: inv.ssh, privateKey: args.sshPrivateKey, packages: PACKAGES_BY_ROLE[host.role],
+            ...(host.name === inv.servers[0]?.name ? { refuseRebuild: FIRST_SERVER_REBUILD_REFUSAL(host.name) } : {}),
         }));
     }
     const pick = (names: readonly { name: string }[]) => names.map((h) => pis.get(h.name) as Pi);

@@ -5,6 +5,8 @@
 #   .toolchain/bin/pulumi                   the Pulumi CLI, built from tools/pulumi-cli (pkg/v3, Go module proxy)
 #   .toolchain/bin/pulumi-language-nodejs   the Node.js language host, upstream source from
 #                                           ../shared/upstream/pulumi-language-nodejs
+#   .toolchain/bin/pulumi-resource-pulumi-nodejs
+#                                           the launcher of Node.js dynamic providers (a script)
 #   .toolchain/pulumi-home/plugins/resource-<name>-v<version>/pulumi-resource-<name>
 #                                           the command and random providers, upstream source from
 #                                           ../shared/upstream/pulumi-<name>; then the Kubernetes
@@ -197,6 +199,11 @@ else
   rm -f "$stamps/pulumi-language-nodejs"
   build pulumi-language-nodejs "$lang_src" "$bin/pulumi-language-nodejs" . "$lang_key" "${lang_flags[@]}"
 fi
+
+# 2b. The launcher of Node.js dynamic providers (the engine finds it beside the CLI); a script,
+#     no build (tools/upstream-plugins/dynamic-provider says what it follows).
+install -m 0755 "$repo/tools/upstream-plugins/dynamic-provider/pulumi-resource-pulumi-nodejs" "$bin/pulumi-resource-pulumi-nodejs"
+printf '%-24s installed (%s)\n' pulumi-resource-pulumi-nodejs .toolchain/bin/pulumi-resource-pulumi-nodejs
 
 # 3. The command and random providers from their upstream sources, installed where the engine
 #    looks for an exact plugin version: $PULUMI_HOME/plugins/resource-<name>-v<version>/

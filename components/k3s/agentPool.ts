@@ -11,7 +11,10 @@ import { asRoot } from "../shared/bash";
 import { hostBound, Pi } from "../pi/pi";
 import { renderK3sConfig } from "./nodeConfig";
 import { AirgapSettings, shipAirgap } from "./airgap";
-import { renderDrainNoticeScript, renderDrainScript, renderK3sInstallScript, renderK3sUninstallScript } from "./scripts";
+import {
+    renderDrainNoticeScript, renderDrainScript, renderForgetDeleteNotice, renderForgetNodeScript, renderK3sInstallScript,
+    renderK3sUninstallScript,
+} from "./scripts";
 
 export interface AgentPoolArgs {
     readonly agents: readonly Pi[];
@@ -60,6 +63,13 @@ export class AgentPool extends pulumi.ComponentResource {
                 serverUrl: url, readyTimeoutSeconds: K3S_READY_TIMEOUT_SECONDS,
                 configYaml: renderK3sConfig({ kind: "agent", nodeName: agent.name, nodeIp: agent.address, joinUrl: url }),
             } as const);
+            // A reflashed agent's old Node (and node password) go before it joins again.
+            const forget = remoteCommand(`${name}-${agent.name}-forget`, {
+                connection: args.controlNode.connection,
+                create: args.serverUrl.apply((url) => asRoot(renderForgetNodeScript({ nodeName: agent.name, etcdMember: false, apiUrl: url }))),
+                delete: renderForgetDeleteNotice(agent.name),
+                triggers: [agent.address],
+            }, hostBound(this, agent, [...args.controlPlane]));
             const install = remoteCommand(`${name}-${agent.name}-k3s`, {
                 connection: agent.connection,
                 create: args.serverUrl.apply((url) => asRoot(renderK3sInstallScript(input(url)))),
@@ -75,12 +85,15 @@ export class AgentPool extends pulumi.ComponentResource {
                 // The token line, then the admin kubeconfig (read only by a rolling upgrade).
                 stdin: pulumi.secret(pulumi.interpolate`${args.token}\n${args.adminKubeconfig}`),
                 triggers: [agent.address],
-            }, hostBound(this, [agent.ready, ...airgap.ready]));
+            }, hostBound(this, agent, [agent.ready, forget, ...airgap.ready]));
             remoteCommand(`${name}-${agent.name}-drain`, {
                 connection: args.controlNode.connection,
                 create: renderDrainNoticeScript(agent.name),
                 delete: asRoot(renderDrainScript(agent.name)),
                 triggers: [agent.address],
+            // Not bound to the agent's presence: when a reflashed agent is rebuilt, its old Node is
+            // gone already (forget, above), and this delete would run only after the new install
+            // (Pulumi deletes a replaced dependent when it registers), deleting the new Node.
             }, { parent: this, dependsOn: [install, ...args.controlPlane], deleteBeforeReplace: true });
             joins.push({ agent: agent.name, serverUrl: args.serverUrl, token: args.token });
             installs.push(install);

@@ -15,7 +15,7 @@ import * as command from "@pulumi/command";
 import { remoteCommand } from "../shared/command";
 import { K3sSettings } from "../../inventory/schema";
 import { asRoot, script, shq } from "../shared/bash";
-import { Pi } from "../pi/pi";
+import { hostBound, Pi } from "../pi/pi";
 
 /** World-writable and kept across reboots (unlike /tmp), so the SSH user can copy into it. */
 export const AIRGAP_STAGING_DIR = "/var/tmp/picluster-airgap";
@@ -101,20 +101,20 @@ export function shipAirgap(
         create: renderStagingDirCommand(),
         delete: asRoot(renderRemoveStagingDirScript()),
         triggers: [pi.address],
-    }, { parent, dependsOn: [pi.ready], deleteBeforeReplace: true });
+    }, hostBound(parent, pi, [pi.ready]));
     const copies = [new command.remote.CopyToRemote(`${name}-airgap-k3s`, {
         connection: pi.connection,
         source: new pulumi.asset.FileAsset(airgap.binary.path),
         remotePath: staged.binary.stagedPath,
         triggers: [pi.address],
-    }, { parent, dependsOn: [dir], deleteBeforeReplace: true })];
+    }, hostBound(parent, pi, [dir]))];
     if (airgap.images && staged.images) {
         copies.push(new command.remote.CopyToRemote(`${name}-airgap-images`, {
             connection: pi.connection,
             source: new pulumi.asset.FileAsset(airgap.images.path),
             remotePath: staged.images.stagedPath,
             triggers: [pi.address],
-        }, { parent, dependsOn: [dir], deleteBeforeReplace: true }));
+        }, hostBound(parent, pi, [dir])));
     }
     return { staged, ready: copies };
 }

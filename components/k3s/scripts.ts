@@ -339,8 +339,15 @@ export function renderDrainScript(nodeName: string): string {
         `  echo "picluster: k3s is gone from $(hostname); nothing to drain for ${nodeName}"`,
         "  exit 0",
         "fi",
-        `timeout 150 /usr/local/bin/k3s kubectl drain ${n} --ignore-daemonsets --delete-emptydir-data --force --timeout=120s \\`,
-        `  || echo "picluster: warning: drain of ${nodeName} did not finish; deleting it anyway" >&2`,
+        `ready=$(timeout 30 /usr/local/bin/k3s kubectl get node ${n} --ignore-not-found -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' || echo unknown)`,
+        "# A Node that no longer reports (a dead or reflashed Pi) cannot evict anything: its drain",
+        "# would only wait out its timeout. Its pods are rescheduled when the Node is deleted.",
+        "if [ \"$ready\" = True ]; then",
+        `  timeout 150 /usr/local/bin/k3s kubectl drain ${n} --ignore-daemonsets --delete-emptydir-data --force --timeout=120s \\`,
+        `    || echo "picluster: warning: drain of ${nodeName} did not finish; deleting it anyway" >&2`,
+        "else",
+        `  echo "picluster: ${nodeName} is not Ready (\${ready:-no Node}): not draining it, only deleting its Node"`,
+        "fi",
         "# The API may be briefly away (a server restarting, the load balancer failing over):",
         "# retry within a bound, and fail rather than leave a Node behind.",
         "for attempt in 1 2 3 4 5; do",
@@ -352,3 +359,86 @@ export function renderDrainScript(nodeName: string): string {
     );
 }
 
+
+/** How long forgetting a Node waits for it to stop reporting Ready (the controller-manager's grace is 40-50 s). */
+export const FORGET_NOT_READY_WAIT_SECONDS = 90;
+
+/**
+ * Runs on the first server when a Pi's resources are (re)created: if the cluster still has a
+ * Node of that name from an earlier life of the Pi (it was reflashed: presence.ts), the old
+ * Node is forgotten before the Pi joins again: its etcd member removed the k3s way (a server:
+ * the `etcd.k3s.cattle.io/remove` annotation, acted on by the member controller on the leader,
+ * k3s pkg/etcd/member_controller.go), the Node deleted, and its node-password Secret gone (a
+ * reflashed Pi has a new node password and would be refused with "Node password rejected",
+ * k3s-io/k3s#802). A Node that still reports Ready is a live Pi, not a reflashed one: it is left
+ * alone (its install's own delete removes it properly when it moves).
+ */
+export function renderForgetNodeScript(input: { nodeName: string; etcdMember: boolean; apiUrl: string }): string {
+    const n = shq(input.nodeName);
+    const name = input.nodeName;
+    const removed = "'jsonpath={.metadata.annotations.etcd\\.k3s\\.cattle\\.io/removed-node-name}'";
+    const member = "'jsonpath={.metadata.annotations.etcd\\.k3s\\.cattle\\.io/node-name}'";
+    return script(
+        "kc() { local server=$1; shift; timeout 20 /usr/local/bin/k3s kubectl ${server:+--server \"$server\"} --request-timeout=10s \"$@\"; }",
+        `api=${shq(input.apiUrl)}`,
+        "# This server's own API first, else the registration address.",
+        "k() { kc '' \"$@\" 2>/dev/null || kc \"$api\" \"$@\"; }",
+        "if [ ! -x /usr/local/bin/k3s ]; then",
+        `  echo "picluster: no k3s on $(hostname) yet: ${name} has no old Node to forget"`,
+        "  exit 0",
+        "fi",
+        "asked=no",
+        "for attempt in 1 2 3 4 5 6; do",
+        `  if found=$(k get node ${n} --ignore-not-found -o name); then asked=yes; break; fi`,
+        "  sleep 5",
+        "done",
+        `[ "$asked" = yes ] || { echo "picluster: no Kubernetes API answered (here or at $api): cannot tell whether ${name} has an old Node to forget" >&2; exit 1; }`,
+        "if [ -z \"$found\" ]; then",
+        `  echo "picluster: ${name} has no Node in the cluster: nothing to forget"`,
+        "  exit 0",
+        "fi",
+        `ready() { k get node ${n} -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' || echo unknown; }`,
+        `deadline=$(( $(date +%s) + ${FORGET_NOT_READY_WAIT_SECONDS} ))`,
+        `echo "picluster: ${name} has a Node from before; waiting up to ${FORGET_NOT_READY_WAIT_SECONDS}s for it to stop reporting Ready"`,
+        "while [ \"$(ready)\" = True ]; do",
+        "  if [ \"$(date +%s)\" -ge \"$deadline\" ]; then",
+        `    echo "picluster: ${name}'s Node still reports Ready after ${FORGET_NOT_READY_WAIT_SECONDS}s: it is a live k3s, not a reflashed Pi, so it stays"`,
+        "    exit 0",
+        "  fi",
+        "  sleep 2",
+        "done",
+        `echo "picluster: ${name}'s old Node no longer reports (Ready=$(ready)): forgetting it"`,
+        ...(input.etcdMember ? [
+            `if [ -n "$(k get node ${n} -o ${member})" ] && [ -z "$(k get node ${n} -o ${removed})" ]; then`,
+            `  echo "picluster: asking the cluster to remove ${name}'s old etcd member"`,
+            `  deadline=$(( $(date +%s) + 60 ))`,
+            `  until k annotate node ${n} etcd.k3s.cattle.io/remove=true --overwrite >/dev/null; do`,
+            `    [ "$(date +%s)" -lt "$deadline" ] || { echo "picluster: could not mark ${name}'s old etcd member for removal within 60s" >&2; exit 1; }`,
+            "    sleep 2",
+            "  done",
+            `  deadline=$(( $(date +%s) + ${MEMBER_REMOVAL_TIMEOUT_SECONDS} ))`,
+            `  until [ -n "$(k get node ${n} -o ${removed} 2>/dev/null)" ]; do`,
+            `    if [ "$(date +%s)" -ge "$deadline" ]; then`,
+            `      echo "picluster: ${name}'s old etcd member is still in the cluster after ${MEMBER_REMOVAL_TIMEOUT_SECONDS}s (k3s's member controller did not set etcd.k3s.cattle.io/removed-node-name); check the leader's k3s log, then run this again" >&2`,
+            "      exit 1",
+            "    fi",
+            "    sleep 0.5",
+            "  done",
+            `  echo "picluster: the cluster removed ${name}'s old etcd member ($(k get node ${n} -o ${removed}))"`,
+            "fi",
+        ] : []),
+        "for attempt in 1 2 3 4 5; do",
+        `  if k delete node ${n} --ignore-not-found --timeout=60s >/dev/null; then break; fi`,
+        `  [ "$attempt" -lt 5 ] || { echo "picluster: could not delete ${name}'s old Node after 5 attempts" >&2; exit 1; }`,
+        "  sleep 5",
+        "done",
+        "# k3s deletes the node-password Secret with the Node; make sure before the Pi joins again.",
+        `k -n kube-system delete secret ${shq(`${name}.node-password.k3s`)} --ignore-not-found >/dev/null`,
+        `echo "picluster: forgot ${name}'s old Node${input.etcdMember ? " and etcd member" : ""}; it joins as new"`,
+    );
+}
+
+/** The forget resource's delete: nothing (the install's delete leaves the cluster properly). */
+export function renderForgetDeleteNotice(nodeName: string): string {
+    return `echo 'picluster: nothing to forget for ${nodeName} on removal (its uninstall left the cluster)'`;
+}

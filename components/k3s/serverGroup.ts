@@ -14,7 +14,7 @@ import { renderK3sConfig } from "./nodeConfig";
 import { shipAirgap } from "./airgap";
 import { RollingUpgrade } from "./rollingUpgrade";
 import {
-    renderK3sInstallScript, renderK3sUninstallScript, renderReadKubeconfigScript, renderReadTokenScript,
+    renderForgetDeleteNotice, renderForgetNodeScript, renderK3sInstallScript, renderK3sUninstallScript, renderReadKubeconfigScript, renderReadTokenScript,
 } from "./scripts";
 
 export interface ServerGroupArgs {
@@ -80,7 +80,7 @@ export class ServerGroup extends pulumi.ComponentResource {
             // the script finds out whether it is the last one.
             delete: args.joinUrl.apply((apiUrl) => asRoot(renderK3sUninstallScript({ role: "server", nodeName: first.name, apiUrl }))),
             triggers: [first.address],
-        }, hostBound(this, [first.ready, ...firstAirgap.ready, ...(args.beforeInstalls ?? [])]));
+        }, hostBound(this, first, [first.ready, ...firstAirgap.ready, ...(args.beforeInstalls ?? [])]));
 
         const readToken = remoteCommand(`${name}-token`, {
             connection: first.connection,
@@ -102,6 +102,13 @@ export class ServerGroup extends pulumi.ComponentResource {
                 readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
                 configYaml: renderK3sConfig({ kind: "joining-server", nodeName: server.name, nodeIp: server.address, joinUrl, tlsSans: args.tlsSans, k3s: args.k3s }),
             } as const);
+            // A reflashed server's old etcd member and Node go before it joins again (presence.ts).
+            const forget = remoteCommand(`${name}-${server.name}-forget`, {
+                connection: first.connection,
+                create: args.joinUrl.apply((apiUrl) => asRoot(renderForgetNodeScript({ nodeName: server.name, etcdMember: true, apiUrl }))),
+                delete: renderForgetDeleteNotice(server.name),
+                triggers: [server.address],
+            }, hostBound(this, server, [firstInstall]));
             const install = remoteCommand(`${name}-${server.name}-k3s`, {
                 connection: server.connection,
                 create: args.joinUrl.apply((joinUrl) => asRoot(renderK3sInstallScript(input(joinUrl)))),
@@ -110,7 +117,7 @@ export class ServerGroup extends pulumi.ComponentResource {
                 stdin: this.token,
                 logging: "stdoutAndStderr",
                 triggers: [server.address],
-            }, hostBound(this, [server.ready, previous, ...airgap.ready]));
+            }, hostBound(this, server, [server.ready, previous, forget, ...airgap.ready]));
             plan.push({ server: server.name, joins: args.joinAddress, after: plan[plan.length - 1].server });
             installs.push(install);
         }

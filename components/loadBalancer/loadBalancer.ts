@@ -61,7 +61,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
                 })),
                 delete: asRoot(renderAgentCheckRemoveScript()),
                 triggers: [server.address],
-            }, hostBound(this, [server.ready]));
+            }, hostBound(this, server, [server.ready]));
             // With anonymous auth off, /readyz needs credentials: the agent gets its own
             // client certificate (no groups) once the server's client CA exists.
             remoteCommand(`${name}-${server.name}-agent-cert`, {
@@ -69,7 +69,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
                 create: asRoot(renderAgentClientCertScript()),
                 delete: asRoot(renderAgentClientCertRemoveScript()),
                 triggers: [server.address],
-            }, hostBound(this, [args.serverInstalls[i]]));
+            }, hostBound(this, server, [args.serverInstalls[i]]));
         });
 
         const configs = new Map<string, pulumi.Output<string>>();
@@ -86,7 +86,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
                 delete: asRoot(renderHaproxyRestoreScript()),
                 stdin: cfg,
                 triggers: [lb.address],
-            }, hostBound(this, [lb.ready]));
+            }, hostBound(this, lb, [lb.ready]));
             applied.push(haproxy.id);
             if (args.vip !== undefined) {
                 const peers = args.balancers.filter((p) => p !== lb).map((p) => p.address);
@@ -100,7 +100,7 @@ export class LoadBalancer extends pulumi.ComponentResource {
                     delete: asRoot(renderKeepalivedRestoreScript()),
                     stdin: keepalivedCfg,
                     triggers: [lb.address],
-                }, hostBound(this, [haproxy]));
+                }, hostBound(this, lb, [haproxy]));
                 applied.push(keepalived.id);
             }
         });

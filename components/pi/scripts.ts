@@ -227,3 +227,35 @@ export function renderAwaitRebootScript(input: { host: string; port: number; tim
         `echo "picluster: ${input.host} is back"`,
     );
 }
+
+/** Where the presence resource (presence.ts) keeps its marker on the Pi. */
+export const PRESENCE_FILE = `${STATE_DIR}/presence`;
+
+/** Claims the Pi: the marker (stdin) is written, then it and /etc/machine-id are printed. */
+export function renderPresenceClaimScript(path = PRESENCE_FILE): string {
+    return script(
+        "IFS= read -r marker",
+        `install -d -m 0700 "$(dirname ${shq(path)})"`,
+        `printf '%s\\n' "$marker" > ${shq(path + ".new")}`,
+        `mv -f ${shq(path + ".new")} ${shq(path)}`,
+        `head -n 1 ${shq(path)}`,
+        "cat /etc/machine-id 2>/dev/null || echo",
+    );
+}
+
+/** Prints the marker ("" when gone), then /etc/machine-id ("" when absent). */
+export function renderPresenceReadScript(path = PRESENCE_FILE): string {
+    return script(
+        `if [ -r ${shq(path)} ]; then head -n 1 ${shq(path)}; else echo; fi`,
+        "cat /etc/machine-id 2>/dev/null || echo",
+    );
+}
+
+/** Removes the marker only when it is the one on stdin (a replacement's marker stays). */
+export function renderPresenceReleaseScript(path = PRESENCE_FILE): string {
+    return script(
+        "IFS= read -r marker",
+        `if [ -r ${shq(path)} ] && [ "$(head -n 1 ${shq(path)})" = "$marker" ]; then rm -f ${shq(path)}; fi`,
+        `rmdir "$(dirname ${shq(path)})" 2>/dev/null || true`,
+    );
+}

@@ -416,6 +416,56 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         console.log(`# no-change up: ${up.seconds.toFixed(1)}s, preview: ${pv.seconds.toFixed(1)}s`);
     });
 
+    it("a reflashed agent and joined server (fresh images, same addresses): refresh sees exactly them, up rebuilds exactly their resources after forgetting their old Nodes, etcd member and node passwords; the others untouched", async (t) => {
+        if (notConverged(t)) return;
+        converged = false;
+        const secretUid = (node: string) => lab.exec("t-s1", `k3s kubectl -n kube-system get secret ${node}.node-password.k3s -o 'jsonpath={.metadata.uid}'`).stdout.trim();
+        const oldSecrets = new Map(["t-a2", "t-s3"].map((n) => [n, secretUid(n)]));
+        for (const [n, uid] of oldSecrets) assert.notEqual(uid, "", `${n} has a node-password Secret before the reflash`);
+        const oldMembers = assertStartedEtcdMembers(3);
+        const untouched = ["t-s1", "t-s2", "t-a1", "t-a3", "t-lb1", "t-lb2"];
+        const treesBefore = new Map(untouched.map((n) => [n, lab.tree(n).filter((l) => !l.startsWith("/var/lib/rancher") && !l.startsWith("/var/log"))]));
+        for (const pi of ["t-a2", "t-s3"]) {
+            const r = lab.lab(["reflash", pi]);
+            assert.equal(r.status, 0, show(r));
+            assert.ok(!existsSync(join(lab.dir, "pis", pi, "usr-local", "bin", "k3s")), `the reflash wiped k3s from ${pi}`);
+        }
+        const refresh = lab.pulumi(["refresh", "--yes", "--skip-preview"]);
+        assert.equal(refresh.status, 0, show(refresh));
+        // Every command bound to t-a2 or t-s3 is rebuilt, nothing else: the agent's drain (a
+        // command about t-a2 on the first server) stays, as do the first server's reads.
+        const changed = [...lab.plan()].filter(([, op]) => op !== "same").map(([name]) => name).sort();
+        const mine = (n: string) => /^(t-a2|t-s3)-|-(t-a2|t-s3)-/.test(n) && n !== "agents-t-a2-drain";
+        assert.ok(changed.length > 0 && changed.every(mine), `only the reflashed Pis' resources change: ${changed.join(", ")}`);
+        for (const n of ["t-a2-presence", "t-a2-prepare", "agents-t-a2-forget", "agents-t-a2-k3s", "t-s3-presence", "t-s3-prepare",
+            "control-plane-t-s3-forget", "control-plane-t-s3-k3s", "api-lb-t-s3-agent-check", "api-lb-t-s3-agent-cert"]) {
+            assert.ok(changed.includes(n), `${n} is rebuilt: ${changed.join(", ")}`);
+        }
+        const up = lab.converge();
+        assert.equal(up.status, 0, show(up));
+        assert.match(up.stdout, /picluster: forgot t-a2's old Node; it joins as new/, show(up));
+        assert.match(up.stdout, /picluster: the cluster removed t-s3's old etcd member \(t-s3-[0-9a-f]+\)/, show(up));
+        assert.match(up.stdout, /picluster: forgot t-s3's old Node and etcd member; it joins as new/, show(up));
+        await until("t-a2 and t-s3 back and Ready", 90, () => readyNodes().join(" ") === "t-a1 t-a2 t-a3 t-s1 t-s2 t-s3");
+        const members = assertStartedEtcdMembers(3);
+        assert.equal(members.filter((m) => m.startsWith("t-s3-")).length, 1, `t-s3 is one member: ${members.join(", ")}`);
+        assert.ok(!oldMembers.some((m) => m.startsWith("t-s3-") && members.includes(m)), `t-s3's old member is gone: ${members.join(", ")}`);
+        for (const [n, uid] of oldSecrets) {
+            const now = secretUid(n);
+            assert.ok(now !== "" && now !== uid, `${n} has a new node-password Secret, not the old one (${uid} -> ${now})`);
+        }
+        for (const pi of ["t-a2", "t-s3"]) assert.equal(lab.execOk(pi, "hostname").trim(), pi, `${pi} got its name back`);
+        for (const [n, tree] of treesBefore) {
+            const now = lab.tree(n).filter((l) => !l.startsWith("/var/lib/rancher") && !l.startsWith("/var/log"));
+            assert.deepEqual(now, tree, `${n} was not touched`);
+        }
+        const again = lab.converge(["--refresh", "--expect-no-changes"]);
+        assert.equal(again.status, 0, show(again));
+        assert.doesNotMatch(again.stdout, /\b(created|updated|replaced|deleted)\b/, show(again));
+        console.log(`# no-change up --refresh (the Pis' presence read): ${again.seconds.toFixed(1)}s`);
+        converged = true;
+    });
+
     it("a real kubectl through the VIP with the stack's kubeconfig: every node Ready, pods and API resources listed, a Deployment's pods Running, drained off an agent", async (t) => {
         if (notConverged(t)) return;
         const k = kubectlFor(lab.output("kubeconfig"));

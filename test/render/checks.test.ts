@@ -6,7 +6,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { renderHostsLines, renderHostsRestoreLines, renderOsCheckLines } from "../../components/pi/scripts";
+import {
+    renderHostsLines, renderHostsRestoreLines, renderOsCheckLines, renderPresenceClaimScript, renderPresenceReadScript, renderPresenceReleaseScript,
+} from "../../components/pi/scripts";
 import { renderCgroupCheckLines } from "../../components/k3s/scripts";
 import { script } from "../../components/shared/bash";
 import { output, run, tempDir, writeTemp } from "./helpers";
@@ -140,4 +142,27 @@ test("the hosts step leaves a line that already names the Pi alone (and has noth
     r = runLines(renderHostsRestoreLines(at));
     assert.equal(r.status, 0, output(r));
     assert.equal(readFileSync(at.hostsFile, "utf8"), text);
+});
+
+test("the presence marker: claimed from stdin, read back, and released only by the marker that claimed it", () => {
+    const dir = join(tempDir("presence"), "state");
+    const path = join(dir, "presence");
+    const sh = (s: string, input: string) => run("/bin/bash", ["-c", s], input);
+    let r = sh(renderPresenceClaimScript(path), "m-1\n");
+    assert.equal(r.status, 0, output(r));
+    assert.equal(r.stdout.split("\n")[0], "m-1", "claim prints the marker it wrote");
+    assert.equal(modeOf(dir), 0o700);
+    r = sh(renderPresenceReadScript(path), "");
+    assert.equal(r.stdout.split("\n")[0], "m-1");
+    // A replacement claimed the Pi again: the old presence's release leaves the new marker.
+    assert.equal(sh(renderPresenceClaimScript(path), "m-2\n").status, 0);
+    r = sh(renderPresenceReleaseScript(path), "m-1\n");
+    assert.equal(r.status, 0, output(r));
+    assert.equal(readFileSync(path, "utf8"), "m-2\n");
+    r = sh(renderPresenceReleaseScript(path), "m-2\n");
+    assert.equal(r.status, 0, output(r));
+    assert.ok(!existsSync(dir), "the last release removes the marker and its empty folder");
+    r = sh(renderPresenceReadScript(path), "");
+    assert.equal(r.status, 0, output(r));
+    assert.equal(r.stdout.split("\n")[0], "", "a reflashed Pi reads as no marker");
 });

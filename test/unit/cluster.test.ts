@@ -116,7 +116,7 @@ test("changing one agent's config touches only that agent's resources", async ()
     const key = (r: Registered) => `${r.type}::${r.name}`;
     const beforeMap = new Map(before.map((r) => [key(r), JSON.stringify(r.inputs)]));
     const changed = after.filter((r) => beforeMap.get(key(r)) !== JSON.stringify(r.inputs)).map((r) => r.name).sort();
-    assert.deepEqual(changed, ["a2-await-reboot", "a2-prepare", "agents-a2-drain", "agents-a2-k3s"]);
+    assert.deepEqual(changed, ["a2-await-reboot", "a2-prepare", "a2-presence", "agents-a2-drain", "agents-a2-forget", "agents-a2-k3s"]);
     assert.equal(after.length, before.length);
 });
 
@@ -129,7 +129,7 @@ test("adding an agent adds only its own resources", async () => {
     const beforeMap = new Map(before.map((r) => [key(r), JSON.stringify(r.inputs)]));
     const changed = after.filter((r) => beforeMap.get(key(r)) !== JSON.stringify(r.inputs)).map((r) => r.name).sort();
     // node-list is re-read because the node set changed; nothing else that exists changes.
-    assert.deepEqual(changed, ["a3", "a3-await-reboot", "a3-prepare", "agents-a3-drain", "agents-a3-k3s", "node-list"]);
+    assert.deepEqual(changed, ["a3", "a3-await-reboot", "a3-prepare", "a3-presence", "agents-a3-drain", "agents-a3-forget", "agents-a3-k3s", "node-list"]);
 });
 
 /** Pulls the base64-embedded config.yaml back out of an install script. */
@@ -145,4 +145,35 @@ test("no command asks for its previous output in the environment (Debian's sshd 
     const commands = registered.filter((r) => r.type === "command:remote:Command" || r.type === "command:local:Command");
     assert.ok(commands.length > 10, `expected the cluster's commands, got ${commands.length}`);
     for (const c of commands) assert.equal(c.inputs.addPreviousOutputInEnv, false, `${c.name} must set addPreviousOutputInEnv: false`);
+});
+
+test("every Pi has a presence with a secret key and its pinned host key; only the first server's refuses a rebuild", async () => {
+    const raw = goodRawConfig();
+    raw.hosts[0].hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7s";
+    const { registered } = await build(raw);
+    const presences = registered.filter((r) => r.type === "pulumi-nodejs:dynamic/picluster:PiPresence");
+    assert.deepEqual(presences.map((r) => r.name).sort(), ["a1-presence", "a2-presence", "lb1-presence", "lb2-presence", "s1-presence", "s2-presence", "s3-presence"]);
+    for (const p of presences) {
+        const key = unwrapInput(p.inputs.privateKey);
+        assert.ok(key.secret, `${p.name}: the SSH key is a secret input`);
+        assert.equal(p.inputs.address, undefined);
+        assert.match(String(p.inputs.claimScript), /read -r marker/, `${p.name}: the claim script reads the marker from stdin`);
+    }
+    assert.equal(byName(registered, "a1-presence").inputs.hostKey, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7s");
+    assert.equal(byName(registered, "a2-presence").inputs.hostKey, "");
+    assert.match(String(byName(registered, "s1-presence").inputs.refuseRebuild), /s1 is the first server.*new, empty cluster/);
+    for (const n of ["s2-presence", "s3-presence", "a1-presence", "lb1-presence"]) assert.equal(byName(registered, n).inputs.refuseRebuild, undefined, n);
+});
+
+test("a reflashed agent's and joined server's old Node is forgotten from the first server before they join again", async () => {
+    const { registered } = await build();
+    for (const [name, member] of [["agents-a1-forget", false], ["control-plane-s2-forget", true], ["control-plane-s3-forget", true]] as const) {
+        const r = byName(registered, name);
+        const conn = unwrapInput(r.inputs.connection).value as Record<string, unknown>;
+        assert.equal(conn.host, "198.18.0.31", `${name} runs on the first server`);
+        const create = String(r.inputs.create);
+        assert.match(create, /delete node/, name);
+        assert[member ? "match" : "doesNotMatch"](create, /etcd\.k3s\.cattle\.io\/remove=true/, name);
+    }
+    assert.equal(registered.filter((r) => r.name === "control-plane-s1-forget").length, 0, "the first server has none (it refuses a rebuild)");
 });

@@ -35,6 +35,9 @@ export function installStrictMocks(opts: { preview?: boolean; previousOutputs?: 
                     else if (args.name === "node-list") stdout = "s1\ns2\na1\n";
                     return { id: `${args.name}-id`, state: { ...inputs, stdout, stderr: "" } };
                 }
+                case "pulumi-nodejs:dynamic/picluster:PiPresence":
+                    // What the real provider returns from create (components/pi/presence.ts).
+                    return { id: `${args.name}-marker`, state: { ...inputs, marker: `${args.name}-marker`, machineId: "", drift: "" } };
                 case "pulumi:providers:kubernetes":
                     return { id: `${args.name}-id`, state: inputs };
                 case "pulumi:pulumi:StackReference":

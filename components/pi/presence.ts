@@ -1,0 +1,185 @@
+// A Pi's presence: the one resource that can see whether a Pi still carries what the program put
+// there. Remote commands cannot see drift (pulumi-command's Read only echoes its state), so a Pi
+// that was reflashed or swapped for a new one looked "unchanged" to `pulumi refresh` and stayed
+// out of the cluster. This dynamic resource writes a random marker to the Pi when it is created
+// and reads it back on refresh; when the marker is gone (a new SD card) or the machine's identity
+// changed, the next `up` replaces it, and every resource bound to the Pi (hostBound's
+// replaceWith) is rebuilt with it: its preparation, its k3s install, and the steps that forget its
+// old Node and etcd member.
+//
+// Follows upstream's dynamic-provider contract (pulumi/pulumi sdk/nodejs/cmd/dynamic-provider/
+// index.js): read(id, props) gets the last outputs and returns what is there now; diff(id, olds,
+// news) gets the outputs (after a refresh: what read returned) and the new inputs. The provider
+// does not accept secrets on the wire, so the private key arrives in plain text inside this
+// process and the resource lists it in additionalSecretOutputs so that the state stores it
+// encrypted. Reaching the Pi uses ssh2 (the library the @pulumi/command provider's peers in Node
+// use), with the same host-key pin and dial bounds as the remote commands.
+import * as pulumi from "@pulumi/pulumi";
+import type { ClientChannel, ConnectConfig } from "ssh2";
+import { asRoot } from "../shared/bash";
+import { renderPresenceClaimScript, renderPresenceReadScript, renderPresenceReleaseScript } from "./scripts";
+
+/** The root scripts the provider runs (rendered here: the provider's closure stays self-contained). */
+interface PresenceScripts {
+    claimScript: string;
+    readScript: string;
+    releaseScript: string;
+}
+
+export interface PresenceArgs {
+    readonly host: string;
+    readonly port: number;
+    readonly user: string;
+    /** A secret. */
+    readonly privateKey: pulumi.Input<string>;
+    /** `<type> <base64>` as in the inventory; "" when not pinned. */
+    readonly hostKey: string;
+    readonly perDialTimeoutSeconds: number;
+    readonly dialAttempts: number;
+    /**
+     * When set, a reflash of this Pi is refused with this message instead of rebuilding it (the
+     * first server: rebuilding it would start a new cluster beside the old one).
+     */
+    readonly refuseRebuild?: string;
+    /** Where the marker lives on the Pi (tests point it at a folder of their own). */
+    readonly markerPath?: string;
+}
+
+/** The state of a presence: its inputs plus what the Pi reported. */
+interface PresenceState extends PresenceScripts {
+    host: string;
+    port: number;
+    user: string;
+    privateKey: string;
+    hostKey: string;
+    perDialTimeoutSeconds: number;
+    dialAttempts: number;
+    refuseRebuild?: string;
+    /** The marker written at create. */
+    marker: string;
+    /** /etc/machine-id at create ("" if the Pi has none). */
+    machineId: string;
+    /** Set by read: why the Pi no longer is the one that was set up ("" while it is). */
+    drift: string;
+}
+
+/** Runs one root script on the Pi over SSH with `stdin`, returning stdout; bounded dials. */
+async function runOnPi(s: PresenceState, script: string, stdin: string, attempts: number): Promise<string> {
+    // Required here, not imported: the provider is serialised as a closure and runs in the
+    // engine's dynamic-provider process, which resolves ssh2 from the project's node_modules.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Client } = require("ssh2") as typeof import("ssh2");
+    const [keyType, keyBlob] = s.hostKey.trim().split(/\s+/);
+    const config: ConnectConfig = {
+        host: s.host, port: s.port, username: s.user, privateKey: s.privateKey,
+        readyTimeout: s.perDialTimeoutSeconds * 1000,
+        ...(keyBlob ? {
+            // Offer only the pinned key's algorithm, so the server shows that key.
+            algorithms: { serverHostKey: keyType === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [keyType as never] },
+            hostVerifier: (key: Buffer) => key.toString("base64") === keyBlob,
+        } : {}),
+    };
+    let lastError: Error | undefined;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+        try {
+            return await new Promise<string>((resolve, reject) => {
+                const client = new Client();
+                let out = "";
+                let err = "";
+                client.on("ready", () => {
+                    client.exec(script, (e: Error | undefined, stream: ClientChannel) => {
+                        if (e) { client.end(); reject(e); return; }
+                        stream.on("data", (d: Buffer) => { out += d.toString("utf8"); });
+                        stream.stderr.on("data", (d: Buffer) => { err += d.toString("utf8"); });
+                        stream.on("close", (code: number | null) => {
+                            client.end();
+                            if (code === 0) resolve(out);
+                            else reject(Object.assign(new Error(`exited ${code}: ${err.trim()}`), { fatal: true }));
+                        });
+                        stream.end(stdin);
+                    });
+                });
+                client.on("error", (e: Error) => reject(e));
+                client.connect(config);
+            });
+        } catch (e) {
+            lastError = e as Error;
+            if ((e as { fatal?: boolean }).fatal) break;
+            if (attempt < attempts) await new Promise((r) => setTimeout(r, 1000));
+        }
+    }
+    const hostKeyHint = /verification failed/i.test(String(lastError?.message)) ? " (its host key is not the one pinned in picluster:hosts)" : "";
+    throw new Error(`${s.host}:${s.port}${hostKeyHint}: ${lastError?.message ?? "unreachable"}`);
+}
+
+/** Parses the read script's output: the marker line, then the machine-id line. */
+function parseReport(stdout: string): { marker: string; machineId: string } {
+    const [marker = "", machineId = ""] = stdout.split("\n");
+    return { marker: marker.trim(), machineId: machineId.trim() };
+}
+
+const identity = (s: PresenceState) => [s.host, String(s.port), s.user, s.hostKey];
+
+const presenceProvider: pulumi.dynamic.ResourceProvider = {
+    async create(inputs: PresenceState) {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const marker = (require("crypto") as typeof import("crypto")).randomUUID();
+        const report = parseReport(await runOnPi(inputs, inputs.claimScript, `${marker}\n`, inputs.dialAttempts));
+        if (report.marker !== marker) throw new Error(`${inputs.host}: the presence marker did not stick (read back "${report.marker}")`);
+        return { id: marker, outs: { ...inputs, marker, machineId: report.machineId, drift: "" } };
+    },
+
+    async read(id: string, props: PresenceState) {
+        let report: { marker: string; machineId: string };
+        try {
+            report = parseReport(await runOnPi(props, props.readScript, "", 1));
+        } catch {
+            // A Pi that does not answer is not proof of a reflash: keep what is known.
+            return { id, props };
+        }
+        let drift = "";
+        if (report.marker !== props.marker) {
+            drift = report.marker === "" ? "the program's marker is gone (reflashed or a new SD card)" : "it carries another stack's marker";
+        } else if (props.machineId !== "" && report.machineId !== props.machineId) {
+            drift = `its machine-id changed (${props.machineId} -> ${report.machineId || "none"})`;
+        }
+        return { id, props: { ...props, drift } };
+    },
+
+    async diff(_id: string, olds: PresenceState, news: PresenceState) {
+        const moved = identity(olds).some((v, i) => v !== identity(news)[i]);
+        if (olds.drift && !moved && news.refuseRebuild) {
+            throw new Error(`${news.host}: ${olds.drift}. ${news.refuseRebuild}`);
+        }
+        const replaces = [...(olds.drift ? ["marker"] : []), ...(moved ? ["host"] : [])];
+        const changes = replaces.length > 0 || olds.privateKey !== news.privateKey
+            || olds.perDialTimeoutSeconds !== news.perDialTimeoutSeconds || olds.dialAttempts !== news.dialAttempts
+            || (olds.refuseRebuild ?? "") !== (news.refuseRebuild ?? "");
+        return { changes, replaces };
+    },
+
+    async update(_id: string, olds: PresenceState, news: PresenceState) {
+        return { outs: { ...news, marker: olds.marker, machineId: olds.machineId, drift: "" } };
+    },
+
+    async delete(_id: string, props: PresenceState) {
+        // Only our own marker is removed: after a replacement the Pi carries the new one.
+        await runOnPi(props, props.releaseScript, `${props.marker}\n`, props.dialAttempts);
+    },
+};
+
+export class PiPresence extends pulumi.dynamic.Resource {
+    /** Changes whenever the Pi is (re)claimed. */
+    public declare readonly marker: pulumi.Output<string>;
+
+    constructor(name: string, args: PresenceArgs, opts?: pulumi.CustomResourceOptions) {
+        const scripts: PresenceScripts = {
+            claimScript: asRoot(renderPresenceClaimScript(args.markerPath)),
+            readScript: asRoot(renderPresenceReadScript(args.markerPath)),
+            releaseScript: asRoot(renderPresenceReleaseScript(args.markerPath)),
+        };
+        const { markerPath: _where, ...inputs } = args;
+        super(presenceProvider, name, { ...inputs, ...scripts, marker: undefined, machineId: undefined, drift: undefined },
+            { ...opts, additionalSecretOutputs: ["privateKey"] }, "picluster", "PiPresence");
+    }
+}
