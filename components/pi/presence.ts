@@ -146,20 +146,20 @@ const presenceProvider: pulumi.dynamic.ResourceProvider = {
         return { id, props: { ...props, drift } };
     },
 
-    async diff(_id: string, olds: PresenceState, news: PresenceState) {
+    diff(_id: string, olds: PresenceState, news: PresenceState) {
         const moved = identity(olds).some((v, i) => v !== identity(news)[i]);
         if (olds.drift && !moved && news.refuseRebuild) {
-            throw new Error(`${news.host}: ${olds.drift}. ${news.refuseRebuild}`);
+            return Promise.reject(new Error(`${news.host}: ${olds.drift}. ${news.refuseRebuild}`));
         }
         const replaces = [...(olds.drift ? ["marker"] : []), ...(moved ? ["host"] : [])];
         const changes = replaces.length > 0 || olds.privateKey !== news.privateKey
             || olds.perDialTimeoutSeconds !== news.perDialTimeoutSeconds || olds.dialAttempts !== news.dialAttempts
             || (olds.refuseRebuild ?? "") !== (news.refuseRebuild ?? "");
-        return { changes, replaces };
+        return Promise.resolve({ changes, replaces });
     },
 
-    async update(_id: string, olds: PresenceState, news: PresenceState) {
-        return { outs: { ...news, marker: olds.marker, machineId: olds.machineId, drift: "" } };
+    update(_id: string, olds: PresenceState, news: PresenceState) {
+        return Promise.resolve({ outs: { ...news, marker: olds.marker, machineId: olds.machineId, drift: "" } });
     },
 
     async delete(_id: string, props: PresenceState) {
@@ -178,7 +178,8 @@ export class PiPresence extends pulumi.dynamic.Resource {
             readScript: asRoot(renderPresenceReadScript(args.markerPath)),
             releaseScript: asRoot(renderPresenceReleaseScript(args.markerPath)),
         };
-        const { markerPath: _where, ...inputs } = args;
+        const inputs: Record<string, unknown> = { ...args };
+        delete inputs.markerPath;
         super(presenceProvider, name, { ...inputs, ...scripts, marker: undefined, machineId: undefined, drift: undefined },
             { ...opts, additionalSecretOutputs: ["privateKey"] }, "picluster", "PiPresence");
     }

@@ -41,7 +41,7 @@ test("a Pi that lost its marker is seen by refresh and rebuilt by up, with what 
     const ws = workspace(REPO, ["components/pi", "components/shared"]);
     const dir = mkdtempSync(join(tmpdir(), "picluster-presence-"));
     try {
-        writeFileSync(join(ws.dir, "Pulumi.yaml"), "name: engine-presence\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: index.ts\n");
+        writeFileSync(join(ws.dir, "Pulumi.yaml"), "name: engine-presence\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n    nodeargs: --disable-warning=ExperimentalWarning\nmain: index.ts\n");
         writeFileSync(join(ws.dir, "index.ts"), PROGRAM);
         assert.equal(ws.pulumi(["stack", "init", "test"]).status, 0);
         const set = (args: string[], input?: string) => {

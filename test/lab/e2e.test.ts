@@ -443,6 +443,7 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         }
         const up = lab.converge();
         assert.equal(up.status, 0, show(up));
+        console.log(`# refresh after the reflash of t-a2 and t-s3: ${refresh.seconds.toFixed(1)}s; the up that rebuilt them: ${up.seconds.toFixed(1)}s`);
         assert.match(up.stdout, /picluster: forgot t-a2's old Node; it joins as new/, show(up));
         assert.match(up.stdout, /picluster: the cluster removed t-s3's old etcd member \(t-s3-[0-9a-f]+\)/, show(up));
         assert.match(up.stdout, /picluster: forgot t-s3's old Node and etcd member; it joins as new/, show(up));
