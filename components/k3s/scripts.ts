@@ -206,15 +206,46 @@ export function renderK3sUninstallScript(input: { role: "server" | "agent"; node
 /** Where k3s marks a server whose etcd member was removed (k3s pkg/etcd/etcd.go: DBDir + "tombstone"). */
 const ETCD_TOMBSTONE = "/var/lib/rancher/k3s/server/db/etcd/tombstone";
 
+/** The Node annotations of k3s's etcd controllers: removed-node-name (pkg/etcd/member_controller.go removedNodeNameAnnotation) and the member name (set by pkg/etcd/metadata_controller.go). */
+const REMOVED_NODE_NAME = "'jsonpath={.metadata.annotations.etcd\\.k3s\\.cattle\\.io/removed-node-name}'";
+const MEMBER_NODE_NAME = "'jsonpath={.metadata.annotations.etcd\\.k3s\\.cattle\\.io/node-name}'";
+
+/** `kubectl_at SERVER ARGS...`: k3s's kubectl, bounded, at SERVER ("" = this server's own API). */
+const KUBECTL_AT_FN = "kubectl_at() { local server=$1; shift; timeout 20 /usr/local/bin/k3s kubectl ${server:+--server \"$server\"} --request-timeout=10s \"$@\"; }";
+
+/** Asks k3s's member controller to remove NODE's etcd member (the remove annotation), retried for 60 s; needs $api. */
+function renderMarkForRemovalLines(kubectl: string, nodeName: string): string[] {
+    return [
+        "deadline=$(( $(date +%s) + 60 ))",
+        `until ${kubectl} annotate node ${shq(nodeName)} etcd.k3s.cattle.io/remove=true --overwrite >/dev/null; do`,
+        `  [ "$(date +%s)" -lt "$deadline" ] || { echo "picluster: could not mark the etcd member of ${nodeName} for removal within 60s (API: $api)" >&2; exit 1; }`,
+        "  sleep 2",
+        "done",
+    ];
+}
+
+/** Deletes NODE's Node object, retried: the API may be briefly away (a server restarting, a failover). */
+function renderDeleteNodeLines(kubectl: string, nodeName: string): string[] {
+    return [
+        "for attempt in 1 2 3 4 5; do",
+        `  if ${kubectl} delete node ${shq(nodeName)} --ignore-not-found --timeout=60s >/dev/null; then break; fi`,
+        `  [ "$attempt" -lt 5 ] || { echo "picluster: could not delete node ${nodeName} after 5 attempts" >&2; exit 1; }`,
+        "  sleep 5",
+        "done",
+    ];
+}
+
+const indent = (by: string, lines: string[]) => lines.map((l) => by + l);
+
 /** Seconds the leave waits for k3s to report the member removed. */
 export const MEMBER_REMOVAL_TIMEOUT_SECONDS = 120;
 
 function renderLeaveEtcdLines(nodeName: string, apiUrl: string): string[] {
     const n = shq(nodeName);
-    const removed = "'jsonpath={.metadata.annotations.etcd\\.k3s\\.cattle\\.io/removed-node-name}'";
-    const member = "'jsonpath={.metadata.annotations.etcd\\.k3s\\.cattle\\.io/node-name}'";
+    const removed = REMOVED_NODE_NAME;
+    const member = MEMBER_NODE_NAME;
     return [
-        "kubectl_at() { local server=$1; shift; timeout 20 /usr/local/bin/k3s kubectl ${server:+--server \"$server\"} --request-timeout=10s \"$@\"; }",
+        KUBECTL_AT_FN,
         `api=${shq(apiUrl)}`,
         "vip() { kubectl_at \"$api\" \"$@\"; }",
         "if [ -x /usr/local/bin/k3s ] && [ -s /etc/rancher/k3s/k3s.yaml ]; then",
@@ -234,11 +265,7 @@ function renderLeaveEtcdLines(nodeName: string, apiUrl: string): string[] {
         `    echo "picluster: ${nodeName} is the last etcd server: nothing to leave"`,
         "  else",
         `    echo "picluster: ${nodeName} leaves etcd: asking the cluster to remove its member ($others other etcd servers remain)"`,
-        `    deadline=$(( $(date +%s) + 60 ))`,
-        `    until vip annotate node ${n} etcd.k3s.cattle.io/remove=true --overwrite >/dev/null; do`,
-        `      [ "$(date +%s)" -lt "$deadline" ] || { echo "picluster: could not mark the etcd member of ${nodeName} for removal through $api within 60s" >&2; exit 1; }`,
-        "      sleep 2",
-        "    done",
+        ...indent("    ", renderMarkForRemovalLines("vip", nodeName)),
         "    # k3s writes a tombstone and exits once its own etcd says the member is gone; systemd",
         "    # starts it again 5 s later, and that start would wipe its data and rejoin as a new member",
         "    # (k3s pkg/etcd/etcd.go Register). The leader may be this very server: its API cannot",
@@ -275,11 +302,7 @@ function renderLeaveEtcdLines(nodeName: string, apiUrl: string): string[] {
         "      exit 1",
         "    fi",
         `    echo "picluster: the cluster removed the etcd member of ${nodeName} ($(vip get node ${n} -o ${removed}))"`,
-        "    for attempt in 1 2 3 4 5; do",
-        `      if vip delete node ${n} --ignore-not-found --timeout=60s; then break; fi`,
-        `      [ "$attempt" -lt 5 ] || { echo "picluster: could not delete node ${nodeName} after 5 attempts" >&2; exit 1; }`,
-        "      sleep 5",
-        "    done",
+        ...indent("    ", renderDeleteNodeLines("vip", nodeName)),
         "  fi",
         "fi",
     ];
@@ -350,11 +373,7 @@ export function renderDrainScript(nodeName: string): string {
         "fi",
         "# The API may be briefly away (a server restarting, the load balancer failing over):",
         "# retry within a bound, and fail rather than leave a Node behind.",
-        "for attempt in 1 2 3 4 5; do",
-        `  if timeout 90 /usr/local/bin/k3s kubectl delete node ${n} --ignore-not-found --timeout=60s; then break; fi`,
-        `  [ "$attempt" -lt 5 ] || { echo "picluster: could not delete node ${nodeName} from the cluster after 5 attempts" >&2; exit 1; }`,
-        "  sleep 5",
-        "done",
+        ...renderDeleteNodeLines("timeout 90 /usr/local/bin/k3s kubectl", nodeName),
         `echo "picluster: ${nodeName} drained and removed from the cluster"`,
     );
 }
@@ -376,13 +395,13 @@ export const FORGET_NOT_READY_WAIT_SECONDS = 90;
 export function renderForgetNodeScript(input: { nodeName: string; etcdMember: boolean; apiUrl: string }): string {
     const n = shq(input.nodeName);
     const name = input.nodeName;
-    const removed = "'jsonpath={.metadata.annotations.etcd\\.k3s\\.cattle\\.io/removed-node-name}'";
-    const member = "'jsonpath={.metadata.annotations.etcd\\.k3s\\.cattle\\.io/node-name}'";
+    const removed = REMOVED_NODE_NAME;
+    const member = MEMBER_NODE_NAME;
     return script(
-        "kc() { local server=$1; shift; timeout 20 /usr/local/bin/k3s kubectl ${server:+--server \"$server\"} --request-timeout=10s \"$@\"; }",
+        KUBECTL_AT_FN,
         `api=${shq(input.apiUrl)}`,
         "# This server's own API first, else the registration address.",
-        "k() { kc '' \"$@\" 2>/dev/null || kc \"$api\" \"$@\"; }",
+        "k() { kubectl_at '' \"$@\" 2>/dev/null || kubectl_at \"$api\" \"$@\"; }",
         "if [ ! -x /usr/local/bin/k3s ]; then",
         `  echo "picluster: no k3s on $(hostname) yet: ${name} has no old Node to forget"`,
         "  exit 0",
@@ -411,11 +430,7 @@ export function renderForgetNodeScript(input: { nodeName: string; etcdMember: bo
         ...(input.etcdMember ? [
             `if [ -n "$(k get node ${n} -o ${member})" ] && [ -z "$(k get node ${n} -o ${removed})" ]; then`,
             `  echo "picluster: asking the cluster to remove ${name}'s old etcd member"`,
-            `  deadline=$(( $(date +%s) + 60 ))`,
-            `  until k annotate node ${n} etcd.k3s.cattle.io/remove=true --overwrite >/dev/null; do`,
-            `    [ "$(date +%s)" -lt "$deadline" ] || { echo "picluster: could not mark ${name}'s old etcd member for removal within 60s" >&2; exit 1; }`,
-            "    sleep 2",
-            "  done",
+            ...indent("  ", renderMarkForRemovalLines("k", name)),
             `  deadline=$(( $(date +%s) + ${MEMBER_REMOVAL_TIMEOUT_SECONDS} ))`,
             `  until [ -n "$(k get node ${n} -o ${removed} 2>/dev/null)" ]; do`,
             `    if [ "$(date +%s)" -ge "$deadline" ]; then`,
@@ -427,11 +442,7 @@ export function renderForgetNodeScript(input: { nodeName: string; etcdMember: bo
             `  echo "picluster: the cluster removed ${name}'s old etcd member ($(k get node ${n} -o ${removed}))"`,
             "fi",
         ] : []),
-        "for attempt in 1 2 3 4 5; do",
-        `  if k delete node ${n} --ignore-not-found --timeout=60s >/dev/null; then break; fi`,
-        `  [ "$attempt" -lt 5 ] || { echo "picluster: could not delete ${name}'s old Node after 5 attempts" >&2; exit 1; }`,
-        "  sleep 5",
-        "done",
+        ...renderDeleteNodeLines("k", name),
         "# k3s deletes the node-password Secret with the Node; make sure before the Pi joins again.",
         `k -n kube-system delete secret ${shq(`${name}.node-password.k3s`)} --ignore-not-found >/dev/null`,
         `echo "picluster: forgot ${name}'s old Node${input.etcdMember ? " and etcd member" : ""}; it joins as new"`,

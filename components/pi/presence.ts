@@ -75,7 +75,8 @@ async function runOnPi(s: PresenceState, script: string, stdin: string, attempts
         readyTimeout: s.perDialTimeoutSeconds * 1000,
         ...(keyBlob ? {
             // Offer only the pinned key's algorithm, so the server shows that key.
-            algorithms: { serverHostKey: keyType === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [keyType as never] },
+            // (the inventory accepts only ed25519 and ECDSA pins, so the type is the algorithm's name).
+            algorithms: { serverHostKey: [keyType as never] },
             hostVerifier: (key: Buffer) => key.toString("base64") === keyBlob,
         } : {}),
     };
