@@ -43,6 +43,8 @@ export interface PresenceArgs {
     readonly refuseRebuild?: string;
     /** Where the marker lives on the Pi (tests point it at a folder of their own). */
     readonly markerPath?: string;
+    /** How long a connected exchange may take (default EXCHANGE_SECONDS; tests shorten it). */
+    readonly exchangeTimeoutSeconds?: number;
 }
 
 /** The state of a presence: its inputs plus what the Pi reported. */
@@ -55,6 +57,7 @@ interface PresenceState extends PresenceScripts {
     perDialTimeoutSeconds: number;
     dialAttempts: number;
     refuseRebuild?: string;
+    exchangeTimeoutSeconds?: number;
     /** The marker written at create. */
     marker: string;
     /** /etc/machine-id at create ("" if the Pi has none). */
@@ -63,7 +66,14 @@ interface PresenceState extends PresenceScripts {
     drift: string;
 }
 
-/** Runs one root script on the Pi over SSH with `stdin`, returning stdout; bounded dials. */
+/**
+ * How long one exchange may take once connected: the scripts only read or write a line, so a
+ * session that has not closed by then is stuck (a Pi half-way through a reboot, a wedged sshd or
+ * sudo). readyTimeout bounds only the handshake; without this a refresh could wait forever.
+ */
+const EXCHANGE_SECONDS = 60;
+
+/** Runs one root script on the Pi over SSH with `stdin`, returning stdout; bounded dials and exchanges. */
 async function runOnPi(s: PresenceState, script: string, stdin: string, attempts: number): Promise<string> {
     // Required here, not imported: the provider is serialised as a closure and runs in the
     // engine's dynamic-provider process, which resolves ssh2 from the project's node_modules.
@@ -87,20 +97,29 @@ async function runOnPi(s: PresenceState, script: string, stdin: string, attempts
                 const client = new Client();
                 let out = "";
                 let err = "";
+                let connected = false;
+                const deadlineSeconds = s.perDialTimeoutSeconds + (s.exchangeTimeoutSeconds ?? EXCHANGE_SECONDS);
+                const deadline = setTimeout(() => {
+                    client.destroy();
+                    reject(new Error(`no answer within ${deadlineSeconds} s (${connected ? "connected, the script did not finish" : "not connected"})`));
+                }, deadlineSeconds * 1000);
+                const succeed = (v: string) => { clearTimeout(deadline); resolve(v); };
+                const fail = (e: Error) => { clearTimeout(deadline); client.end(); reject(e); };
                 client.on("ready", () => {
+                    connected = true;
                     client.exec(script, (e: Error | undefined, stream: ClientChannel) => {
-                        if (e) { client.end(); reject(e); return; }
+                        if (e) { fail(e); return; }
                         stream.on("data", (d: Buffer) => { out += d.toString("utf8"); });
                         stream.stderr.on("data", (d: Buffer) => { err += d.toString("utf8"); });
                         stream.on("close", (code: number | null) => {
                             client.end();
-                            if (code === 0) resolve(out);
-                            else reject(Object.assign(new Error(`exited ${code}: ${err.trim()}`), { fatal: true }));
+                            if (code === 0) succeed(out);
+                            else fail(Object.assign(new Error(`exited ${code}: ${err.trim()}`), { fatal: true }));
                         });
                         stream.end(stdin);
                     });
                 });
-                client.on("error", (e: Error) => reject(e));
+                client.on("error", fail);
                 client.connect(config);
             });
         } catch (e) {
@@ -109,8 +128,12 @@ async function runOnPi(s: PresenceState, script: string, stdin: string, attempts
             if (attempt < attempts) await new Promise((r) => setTimeout(r, 1000));
         }
     }
-    const hostKeyHint = /verification failed/i.test(String(lastError?.message)) ? " (its host key is not the one pinned in picluster:hosts)" : "";
-    throw new Error(`${s.host}:${s.port}${hostKeyHint}: ${lastError?.message ?? "unreachable"}`);
+    const message = lastError?.message ?? "unreachable";
+    if ((lastError as { fatal?: boolean } | undefined)?.fatal) throw new Error(`${s.host}:${s.port}: ${message}`);
+    const fix = /verification failed/i.test(message)
+        ? "its host key is not the one pinned in picluster:hosts: if the Pi was reflashed, pin its new key (ssh-keyscan -t ed25519 it)"
+        : "check that the Pi is on and its sshd answers, and its address and port in picluster:hosts";
+    throw new Error(`${s.host}:${s.port}: no SSH exchange after ${attempts} attempt(s) (${message}); ${fix}`);
 }
 
 /** Parses the read script's output: the marker line, then the machine-id line. */

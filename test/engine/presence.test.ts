@@ -5,6 +5,7 @@
 // presence and every command bound to it with replaceWith, as hostBound binds the program's.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +24,7 @@ const privateKey = cfg.requireSecret("privateKey");
 const refuse = cfg.get("refuse");
 const presence = new PiPresence("pi-presence", {
     host: "127.0.0.1", port, user: "root", privateKey, hostKey: cfg.require("hostKey"),
-    perDialTimeoutSeconds: 5, dialAttempts: 2, markerPath: dir + "/presence",
+    perDialTimeoutSeconds: 5, dialAttempts: 2, markerPath: dir + "/presence", exchangeTimeoutSeconds: 5,
     ...(refuse ? { refuseRebuild: refuse } : {}),
 });
 const bound = new command.remote.Command("bound", {
@@ -83,6 +84,21 @@ test("a Pi that lost its marker is seen by refresh and rebuilt by up, with what 
         assert.equal(readFileSync(markerFile, "utf8").trim(), second, "the old presence's delete left the new marker alone");
         const settled = ok(ws.pulumi(["up", "--refresh", "--yes", "--skip-preview"]));
         assert.doesNotMatch(settled.stdout, /\d+ (created|updated|replaced|deleted)/, show(settled));
+
+        // A Pi that connects but never finishes the exchange (here the marker is a FIFO nobody
+        // writes, so reading it blocks): the refresh gives up at the exchange deadline (5 s dial
+        // + 5 s exchange here) and keeps what it knew, as for a Pi that does not answer.
+        rmSync(markerFile);
+        assert.equal(spawnSync("mkfifo", [markerFile]).status, 0);
+        const start = Date.now();
+        const stuck = ok(ws.pulumi(["refresh", "--yes", "--skip-preview"]));
+        const seconds = (Date.now() - start) / 1000;
+        assert.ok(seconds >= 5 && seconds < 45, `the stuck read ended at its deadline, not before or long after: ${seconds.toFixed(1)} s\n${show(stuck)}`);
+        ok(ws.pulumi(["preview", "--expect-no-changes"]));
+        // Unblock the reader left on the Pi (bounded: no reader would block the writer), then the marker again.
+        spawnSync("timeout", ["2", "sh", "-c", `echo > '${markerFile}'`]);
+        rmSync(markerFile);
+        writeFileSync(markerFile, second + "\n");
 
         // The first server: a reflash is refused with the program's message, nothing rebuilt.
         set(["refuse", "REFUSED: restore it by hand"]);

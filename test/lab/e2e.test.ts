@@ -680,7 +680,8 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
         const plan = lab.plan();
         const changed = [...plan].filter(([, op]) => op !== "same").map(([res, op]) => `${op} ${res}`).sort();
         assert.deepEqual(changed, ["delete agents-t-a3-airgap-dir", "delete agents-t-a3-airgap-k3s", "delete agents-t-a3-drain",
-            "delete agents-t-a3-k3s", "delete t-a3", "delete t-a3-await-reboot", "delete t-a3-prepare", "replace node-list"].sort());
+            "delete agents-t-a3-forget", "delete agents-t-a3-k3s", "delete t-a3", "delete t-a3-await-reboot", "delete t-a3-prepare",
+            "delete t-a3-presence", "replace node-list"].sort());
         const r = lab.converge();
         assert.equal(r.status, 0, show(r));
         assert.equal(nodeJson("t-a3"), undefined, "t-a3 is no longer a node");
@@ -983,7 +984,9 @@ describe("the lab cluster, end to end with the real pulumi CLI", { timeout: 2_40
             assert.ok(r.seconds < 300, `failed after ${r.seconds}s`);
             const text = r.stdout + r.stderr;
             assert.match(text, new RegExp(victim.address.replace(/\./g, "\\.")), "the error names the Pi's address");
-            assert.match(text, /t-a2-prepare/, "the error names the Pi's resource");
+            // The Pi's presence is the first thing up does on a Pi (issue 16): its error names it.
+            assert.match(text, /t-a2-presence/, "the error names the Pi's resource");
+            assert.match(text, /check that the Pi is on and its sshd answers, and its address and port in picluster:hosts/, "the error says what to check");
             assert.match(text, /picluster: t-a1 runs Debian GNU\/Linux 11 \(bullseye\) .*supports Raspberry Pi OS or Debian 12 \(Bookworm\) or newer/, "the refusal names the old Pi and what it runs");
             assert.match(text, /t-a1-prepare/, "the refusal names the Pi's resource");
             unlinkSync(osRelease);
