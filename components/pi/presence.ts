@@ -120,6 +120,9 @@ async function runOnPi(s: PresenceState, script: string, stdin: string, attempts
                     });
                 });
                 client.on("error", fail);
+                // A connection dropped without an error (sshd restarted, the Pi rebooted) settles too;
+                // after a result this is a no-op (a promise settles once).
+                client.on("close", () => fail(new Error(`the connection closed before the script finished`)));
                 client.connect(config);
             });
         } catch (e) {
