@@ -11,9 +11,17 @@ export interface StackSettings {
     readonly inventory: Inventory;
     /** The SSH private key, a Pulumi secret from end to end. */
     readonly sshPrivateKey: pulumi.Output<string>;
+    /** With k3s.etcdSnapshots.s3: the S3 store's keys, a secret. */
+    readonly etcdS3Keys?: pulumi.Output<{ accessKey: string; secretKey: string }>;
 }
 
-const SECRET_KEYS = ["sshPrivateKey"] as const;
+/** The secret keys and how to set each one encrypted. */
+const SECRET_KEYS = {
+    sshPrivateKey: (k: string) => `\`pulumi config set --secret ${k} < ~/.ssh/id_ed25519\``,
+    etcdS3AccessKey: (k: string) => `\`pulumi config set --secret ${k}\` (it prompts for the value)`,
+    etcdS3SecretKey: (k: string) => `\`pulumi config set --secret ${k}\` (it prompts for the value)`,
+} as const;
+const isSecretKey = (key: string): key is keyof typeof SECRET_KEYS => Object.hasOwn(SECRET_KEYS, key);
 
 // isConfigSecret is exported by the SDK's runtime module but not typed as public API.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -26,7 +34,7 @@ export function readRawConfig(): Record<string, unknown> {
     for (const [fullKey, value] of Object.entries(pulumi.runtime.allConfig())) {
         if (!fullKey.startsWith(prefix)) continue;
         const key = fullKey.slice(prefix.length);
-        if ((SECRET_KEYS as readonly string[]).includes(key)) {
+        if (isSecretKey(key)) {
             raw[key] = "<secret>";
             continue;
         }
@@ -64,10 +72,10 @@ export function loadStackSettings(): StackSettings {
 function loadUnchecked(): StackSettings {
     const raw = readRawConfig();
     const problems: string[] = [];
-    for (const key of SECRET_KEYS) {
+    for (const [key, how] of Object.entries(SECRET_KEYS)) {
         const fullKey = `${CONFIG_NAMESPACE}:${key}`;
         if (raw[key] !== undefined && runtimeConfig.isConfigSecret && !runtimeConfig.isConfigSecret(fullKey)) {
-            problems.push(`${fullKey}: is stored in plain text; store it encrypted with \`pulumi config set --secret ${fullKey} < ~/.ssh/id_ed25519\``);
+            problems.push(`${fullKey}: is stored in plain text; store it encrypted with ${how(fullKey)}`);
         }
     }
     if (problems.length > 0) throw new InventoryError(problems);
@@ -76,8 +84,12 @@ function loadUnchecked(): StackSettings {
     const airgap = verifyAirgapFiles(parsed.k3s, process.cwd());
     if (airgap.problems.length > 0) throw new InventoryError(airgap.problems);
     const inventory: Inventory = { ...parsed, k3s: airgap.k3s };
-    const sshPrivateKey = new pulumi.Config(CONFIG_NAMESPACE).requireSecret("sshPrivateKey");
-    return { inventory, sshPrivateKey };
+    const config = new pulumi.Config(CONFIG_NAMESPACE);
+    const sshPrivateKey = config.requireSecret("sshPrivateKey");
+    const etcdS3Keys = inventory.k3s.etcdSnapshots.s3 === undefined ? undefined
+        : pulumi.secret(pulumi.all([config.requireSecret("etcdS3AccessKey"), config.requireSecret("etcdS3SecretKey")])
+            .apply(([accessKey, secretKey]) => ({ accessKey, secretKey })));
+    return { inventory, sshPrivateKey, ...(etcdS3Keys ? { etcdS3Keys } : {}) };
 }
 
 /** The stack output that records the k3s version of the last completed `up` (components/stack.ts). */

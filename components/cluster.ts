@@ -33,6 +33,8 @@ export interface ClusterArgs {
     readonly sshPrivateKey: pulumi.Input<string>;
     readonly statsPassword: pulumi.Input<string>;
     readonly vrrpPassword: pulumi.Input<string>;
+    /** With k3s.etcdSnapshots.s3: the S3 store's keys, a secret. */
+    readonly etcdS3Keys?: pulumi.Output<{ accessKey: string; secretKey: string }>;
 }
 
 export interface Cluster {
@@ -83,6 +85,7 @@ export function buildCluster(args: ClusterArgs): Cluster {
         servers: pick(inv.servers), k3s: inv.k3s, tlsSans,
         joinAddress: `https://${inv.apiAddress}:${API_PORT}`, joinUrl: loadBalancer.apiUrl,
         beforeInstalls: [snapshotBeforeUpgrade],
+        ...(args.etcdS3Keys ? { etcdS3Keys: args.etcdS3Keys } : {}),
     });
     servers.installs.forEach((install, i) => installFulfilers[i](install));
     // Agents join through the LB once it is configured (the URL is data from the LB)

@@ -41,6 +41,7 @@ export function buildStack(settings: StackSettings): StackOutputs {
         sshPrivateKey: settings.sshPrivateKey,
         statsPassword: statsPassword.result,
         vrrpPassword: vrrpPassword.result,
+        ...(settings.etcdS3Keys ? { etcdS3Keys: settings.etcdS3Keys } : {}),
     });
 
     // The video platform, deployed through a Kubernetes provider built from the cluster's

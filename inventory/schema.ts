@@ -72,6 +72,28 @@ const COPY_TO_MESSAGE = "must be a folder on this machine (relative to the proje
 const DEFAULT_SNAPSHOTS = { scheduleCron: "0 */12 * * *", retention: 5, copyTo: "etcd-snapshots" } as const;
 const DEFAULT_UPGRADE = { maxUnavailable: 1, drainTimeoutSeconds: 120 } as const;
 
+// S3 bucket names: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a
+// letter or digit (AWS's bucket naming rules, which MinIO and Garage follow too).
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/**
+ * k3s's own upload of every snapshot to an S3-compatible store, as its server flags name it
+ * (k3s pkg/cli/cmds/server.go: --etcd-s3, -endpoint (default s3.amazonaws.com), -bucket, -folder,
+ * -region (default us-east-1), -insecure, -skip-ssl-verify). The keys are stack secrets
+ * (picluster:etcdS3AccessKey, picluster:etcdS3SecretKey), never part of this object.
+ */
+const etcdS3Schema = z.strictObject({
+    endpoint: z.string({ error: "must be the S3 endpoint as text" })
+        .regex(/^[A-Za-z0-9.-]+(:[0-9]{1,5})?$/, { message: "must be the S3 endpoint as host or host:port without a scheme, e.g. \"s3.amazonaws.com\" or \"nas.lan:9000\" (use insecure: true for plain http)" })
+        .default("s3.amazonaws.com"),
+    bucket: z.string({ error: "is required: the bucket k3s uploads its snapshots to, e.g. pi-etcd-snapshots" })
+        .regex(S3_BUCKET, { message: "must be an S3 bucket name: 3-63 lowercase letters, digits, dots or hyphens, starting and ending with a letter or digit" }),
+    folder: z.string().regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, { message: "must be a folder in the bucket such as k3s or clusters/home (letters, digits, . _ - and /)" }).optional(),
+    region: z.string().regex(/^[a-z0-9-]{1,40}$/, { message: "must be an S3 region such as us-east-1" }).default("us-east-1"),
+    /** Plain http to the endpoint (a NAS on the LAN without TLS). */
+    insecure: z.boolean({ error: "must be true or false: true talks plain http to the endpoint" }).default(false),
+    skipSslVerify: z.boolean({ error: "must be true or false: true accepts any certificate from the endpoint" }).default(false),
+});
+
 const k3sSchema = z.strictObject({
     version: z.string({ error: "is required: pin a k3s release such as v1.33.5+k3s1" })
         .regex(K3S_RELEASE, { message: "must be a pinned k3s release such as v1.33.5+k3s1 (not a channel like 'stable' or 'latest')" }),
@@ -109,6 +131,7 @@ const k3sSchema = z.strictObject({
         scheduleCron: z.string({ error: CRON_MESSAGE }).regex(/^\S+(\s+\S+){4}$/, { message: CRON_MESSAGE }).default(DEFAULT_SNAPSHOTS.scheduleCron),
         retention: boundedInt(1, 1000, "scheduled snapshots each server keeps, e.g. 5").default(DEFAULT_SNAPSHOTS.retention),
         copyTo: z.string({ error: COPY_TO_MESSAGE }).regex(/^[^\0\n'"]+$/, { message: COPY_TO_MESSAGE }).default(DEFAULT_SNAPSHOTS.copyTo),
+        s3: etcdS3Schema.optional(),
     }).default({ ...DEFAULT_SNAPSHOTS }),
     // How a change of a running cluster (a new version, a server config change) rolls out:
     // servers one at a time, agents `maxUnavailable` at a time, each drained first
@@ -171,6 +194,9 @@ export const rawInventorySchema = z.strictObject({
     }),
     streaming: streamingSchema,
     sshPrivateKey: z.literal("<secret>", { error: "is required as a secret: run `pulumi config set --secret picluster:sshPrivateKey < ~/.ssh/id_ed25519`" }),
+    // The S3 store's keys for k3s.etcdSnapshots.s3 (checked together in crossChecks).
+    etcdS3AccessKey: z.literal("<secret>").optional(),
+    etcdS3SecretKey: z.literal("<secret>").optional(),
 });
 
 export type RawInventory = z.infer<typeof rawInventorySchema>;
@@ -268,6 +294,7 @@ function crossChecks(inv: RawInventory): string[] {
     if (inv.k3s.installScript.startsWith("/") && inv.k3s.airgap === undefined) {
         problems.push(`${keyPath(["k3s", "installScript"])}: ${inv.k3s.installScript} is an air-gapped install, which also needs ${keyPath(["k3s", "airgap", "binary"])} ({path, sha256} of the k3s binary on this machine): k3s's uninstall deletes /usr/local/bin/k3s, so a binary placed on the Pis by hand would be gone for every reinstall`);
     }
+    problems.push(...etcdS3Checks(inv));
     problems.push(...networkChecks(inv));
     problems.push(...streamingNeeds(inv));
     const lb = inv.loadBalancer;
@@ -278,6 +305,21 @@ function crossChecks(inv: RawInventory): string[] {
         problems.push(`${keyPath(["loadBalancer", "agentCheckPort"])}: ${API_PORT} is the Kubernetes API port; use another port such as ${DEFAULT_AGENT_CHECK_PORT}`);
     }
     return problems;
+}
+
+/** S3 snapshots need both keys, and keys are only for S3 snapshots. */
+function etcdS3Checks(inv: RawInventory): string[] {
+    const s3 = keyPath(["k3s", "etcdSnapshots", "s3"]);
+    const keys = [
+        { key: `${CONFIG_NAMESPACE}:etcdS3AccessKey`, set: inv.etcdS3AccessKey !== undefined },
+        { key: `${CONFIG_NAMESPACE}:etcdS3SecretKey`, set: inv.etcdS3SecretKey !== undefined },
+    ];
+    if (inv.k3s.etcdSnapshots.s3 !== undefined) {
+        return keys.filter((k) => !k.set).map((k) =>
+            `${k.key}: is required with ${s3}: store the S3 store's key as a secret with \`pulumi config set --secret ${k.key}\` (it reaches the servers on stdin, never on a command line)`);
+    }
+    return keys.filter((k) => k.set).map((k) =>
+        `${k.key}: is set but ${s3} is not: add ${s3} {bucket, endpoint, ...} to upload snapshots there, or remove the key with \`pulumi config rm ${k.key}\``);
 }
 
 /** The pod and service networks are apart from each other and from every Pi's address and the VIP. */

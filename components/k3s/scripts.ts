@@ -1,7 +1,7 @@
 // The k3s scripts: install or reconfigure a node from its config.yaml, uninstall it, read the
 // join token and the kubeconfig back from the first server, list and drain nodes.
 import { script, shq, STATE_DIR, writeFile } from "../shared/bash";
-import { K3S_CONFIG_PATH, K3S_TOKEN_FILE } from "./nodeConfig";
+import { K3S_CONFIG_PATH, K3S_S3_KEYS_FILE, K3S_TOKEN_FILE } from "./nodeConfig";
 import { renderPlaceAirgapLines, StagedAirgap } from "./airgap";
 import { LB_FLAGS_DIR } from "../../inventory/wellKnown";
 import { renderRollingPostLines, renderRollingPreLines, RollingUpgrade } from "./rollingUpgrade";
@@ -16,6 +16,12 @@ export interface K3sInstallInput {
     readonly configYaml: string;
     /** Joiners read the join token from stdin; the first server creates it. */
     readonly tokenOnStdin: boolean;
+    /**
+     * Servers with S3 snapshots (k3s.etcdSnapshots.s3): the S3 access key and secret key follow
+     * on stdin, one line each (after the token), into K3S_S3_KEYS_FILE. Without them a server's
+     * install removes that file, so turning S3 off leaves no keys on the Pi.
+     */
+    readonly s3KeysOnStdin?: boolean;
     /**
      * Joiners: the registration address. The install waits until its supervisor answers
      * /ping (k3s pkg/server/router.go), so a join never starts while no server behind the
@@ -109,6 +115,7 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
             `( umask 077; printf '%s\\n' "$token" > ${shq(K3S_TOKEN_FILE + ".picluster-new")} )`,
             `mv -f ${shq(K3S_TOKEN_FILE + ".picluster-new")} ${shq(K3S_TOKEN_FILE)}`,
         ] : []),
+        ...(input.role === "server" ? renderS3KeysLines(input.s3KeysOnStdin ?? false) : []),
         ...(rolling && input.role === "agent" ? [
             "# The admin kubeconfig (the registration address), for the drain and the upgrade slot; removed on exit.",
             "upgrade_kubeconfig=$(mktemp)",
@@ -119,7 +126,8 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
         "have=$(/usr/local/bin/k3s --version 2>/dev/null | head -n 1 | cut -d' ' -f3 || true)",
         "# Written only once k3s is up with this version and config: an install that was",
         "# interrupted (or a config that changed) runs the installer again.",
-        `done_marker="$want $(sha256sum ${shq(K3S_CONFIG_PATH)} | cut -d' ' -f1)${input.airgap ? " " + input.airgap.binary.sha256 : ""}"`,
+        // With S3 keys, their file counts too: new keys restart k3s (one server at a time).
+        `done_marker="$want $(sha256sum ${shq(K3S_CONFIG_PATH)} | cut -d' ' -f1)${input.s3KeysOnStdin ? ` $(sha256sum ${shq(K3S_S3_KEYS_FILE)} | cut -d' ' -f1)` : ""}${input.airgap ? " " + input.airgap.binary.sha256 : ""}"`,
         `if [ "$have" = "$want" ] && [ -x /usr/local/bin/${service}-uninstall.sh ] && [ "$(cat ${shq(k3sMarker(service))} 2>/dev/null)" = "$done_marker" ]; then`,
         `  echo "picluster: k3s $want already installed with this config on $(hostname)"`,
         "else",
@@ -158,6 +166,28 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
     );
 }
 
+/**
+ * The S3 keys from stdin into a root-only drop-in, quoted as YAML single-quoted scalars (a quote
+ * doubled) with shell builtins only, so no process ever has them in its arguments; or, without
+ * S3, the drop-in removed.
+ */
+export function renderS3KeysLines(onStdin: boolean, file = K3S_S3_KEYS_FILE): string[] {
+    const dir = file.slice(0, file.lastIndexOf("/"));
+    if (!onStdin) return [`rm -f ${shq(file)}`];
+    return [
+        "IFS= read -r s3_access_key || true",
+        "IFS= read -r s3_secret_key || true",
+        "if [ -z \"$s3_access_key\" ] || [ -z \"$s3_secret_key\" ]; then",
+        "  echo 'picluster: the S3 keys (picluster:etcdS3AccessKey, picluster:etcdS3SecretKey) did not arrive on stdin' >&2",
+        "  exit 1",
+        "fi",
+        "sq=\"'\"",
+        `install -d -m 0700 ${shq(dir)}`,
+        `( umask 077; printf 'etcd-s3-access-key: %s\\netcd-s3-secret-key: %s\\n' "$sq\${s3_access_key//$sq/$sq$sq}$sq" "$sq\${s3_secret_key//$sq/$sq$sq}$sq" > ${shq(file + ".picluster-new")} )`,
+        `mv -f ${shq(file + ".picluster-new")} ${shq(file)}`,
+    ];
+}
+
 /** Waits (bounded) until the registration address answers k3s's unauthenticated /ping. */
 function renderAwaitRegistrationLines(serverUrl: string, timeoutSeconds: number): string[] {
     const ping = shq(serverUrl.replace(/\/$/, "") + "/ping");
@@ -193,7 +223,7 @@ export function renderK3sUninstallScript(input: { role: "server" | "agent"; node
     return script(
         ...(input.role === "server" && input.apiUrl ? renderLeaveEtcdLines(input.nodeName, input.apiUrl) : []),
         `if [ -x ${uninstall} ]; then timeout 300 ${uninstall}; fi`,
-        `rm -f ${shq(K3S_CONFIG_PATH)} ${shq(K3S_TOKEN_FILE)}`,
+        `rm -f ${shq(K3S_CONFIG_PATH)} ${shq(K3S_TOKEN_FILE)}${input.role === "server" ? " " + shq(K3S_S3_KEYS_FILE) : ""}`,
         `rm -f ${shq(k3sMarker(input.role === "server" ? "k3s" : "k3s-agent"))}`,
         ...(input.role === "server" ? [`rm -rf ${shq(LB_FLAGS_DIR)}`] : []),
         "# k3s's own uninstall leaves the node password and /var/lib/rancher behind.",

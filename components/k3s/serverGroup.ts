@@ -32,6 +32,8 @@ export interface ServerGroupArgs {
      * copied off the Pis before a rolling upgrade, snapshots.ts).
      */
     readonly beforeInstalls?: readonly pulumi.Resource[];
+    /** With k3s.etcdSnapshots.s3: the S3 store's keys (a secret), handed to each server on stdin. */
+    readonly etcdS3Keys?: pulumi.Output<{ accessKey: string; secretKey: string }>;
 }
 
 /** Who each server joins through, as data (mocks cannot observe dependsOn). */
@@ -65,8 +67,11 @@ export class ServerGroup extends pulumi.ComponentResource {
         this.first = first;
 
         const firstAirgap = shipAirgap(`${name}-${first.name}`, first, args.k3s.airgap, this);
+        const s3KeysOnStdin = args.etcdS3Keys !== undefined;
+        // The S3 keys' stdin lines (a secret), after the token where there is one.
+        const s3KeyLines = args.etcdS3Keys?.apply((k) => `${k.accessKey}\n${k.secretKey}\n`);
         const firstInput = {
-            role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: false,
+            role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: false, s3KeysOnStdin,
             airgap: firstAirgap.staged,
             readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
             configYaml: renderK3sConfig({ kind: "first-server", nodeName: first.name, nodeIp: first.address, tlsSans: args.tlsSans, k3s: args.k3s }),
@@ -79,6 +84,7 @@ export class ServerGroup extends pulumi.ComponentResource {
             // It leaves etcd too when other servers remain (it was dropped from the inventory);
             // the script finds out whether it is the last one.
             delete: args.joinUrl.apply((apiUrl) => asRoot(renderK3sUninstallScript({ role: "server", nodeName: first.name, apiUrl }))),
+            ...(s3KeyLines ? { stdin: pulumi.secret(s3KeyLines) } : {}),
             triggers: [first.address],
         }, hostBound(this, first, [first.ready, ...firstAirgap.ready, ...(args.beforeInstalls ?? [])]));
 
@@ -96,7 +102,7 @@ export class ServerGroup extends pulumi.ComponentResource {
             const previous = installs[installs.length - 1];
             const airgap = shipAirgap(`${name}-${server.name}`, server, args.k3s.airgap, this);
             const input = (joinUrl: string) => ({
-                role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: true,
+                role: "server", version: args.k3s.version, installScript: args.k3s.installScript, tokenOnStdin: true, s3KeysOnStdin,
                 airgap: airgap.staged,
                 serverUrl: joinUrl,
                 readyTimeoutSeconds: READY_TIMEOUT_SECONDS,
@@ -114,7 +120,7 @@ export class ServerGroup extends pulumi.ComponentResource {
                 create: args.joinUrl.apply((joinUrl) => asRoot(renderK3sInstallScript(input(joinUrl)))),
                 update: args.joinUrl.apply((joinUrl) => asRoot(renderK3sInstallScript({ ...input(joinUrl), rolling: serverRolling(server.name, args.k3s, joinUrl) }))),
                 delete: args.joinUrl.apply((apiUrl) => asRoot(renderK3sUninstallScript({ role: "server", nodeName: server.name, apiUrl }))),
-                stdin: this.token,
+                stdin: s3KeyLines ? pulumi.secret(pulumi.interpolate`${this.token}\n${s3KeyLines}`) : this.token,
                 logging: "stdoutAndStderr",
                 triggers: [server.address],
             }, hostBound(this, server, [server.ready, previous, forget, ...airgap.ready]));

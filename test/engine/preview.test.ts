@@ -131,6 +131,33 @@ test("given a stack whose SSH key is stored in plain text, preview refuses it", 
     }
 });
 
+test("given S3 snapshots, a plain-text S3 key is refused naming it; stored as secrets, preview plans offline and never shows the keys", () => {
+    const ws = workspace(REPO, [...PROGRAM_FILES, "Pulumi.dev.yaml"]);
+    try {
+        const dev = readRawYaml(join(ws.dir, "Pulumi.dev.yaml"));
+        assert.match(dev, /^ {4}version: v1\.33\.5\+k3s1$/m);
+        writeFileSync(join(ws.dir, "Pulumi.s3.yaml"), dev.replace(/^( {4}version: v1\.33\.5\+k3s1)$/m, "$1\n    etcdSnapshots:\n      s3: { bucket: pi-etcd, endpoint: \"nas.lan:9000\", insecure: true }"));
+        assert.equal(ws.pulumi(["stack", "init", "s3"]).status, 0);
+        const set = (args: string[], input?: string) => assert.equal(ws.pulumi(["config", "set", ...args], { input }).status, 0);
+        set(["--secret", "picluster:sshPrivateKey"], FAKE_KEY);
+        set(["--secret", "picluster:etcdS3AccessKey", "AKIAPLANTEDACCESS"]);
+        set(["picluster:etcdS3SecretKey", "plantedSecretValue42"]);
+        const plain = ws.pulumi(["preview", "-s", "s3"], { netns: "isolated" });
+        assert.notEqual(plain.status, 0, show(plain));
+        assert.match(plain.stdout + plain.stderr, /picluster:etcdS3SecretKey: is stored in plain text; store it encrypted with `pulumi config set --secret picluster:etcdS3SecretKey`/, show(plain));
+        assert.doesNotMatch(plain.stdout + plain.stderr, /plantedSecretValue42/, "the refusal does not print the value");
+        set(["--secret", "picluster:etcdS3SecretKey", "plantedSecretValue42"]);
+        const r = ws.pulumi(["preview", "-s", "s3", "--diff"], { netns: "isolated" });
+        assert.equal(r.status, 0, show(r));
+        assert.match(r.stdout, /control-plane-rasp\d+-k3s/, show(r));
+        for (const planted of ["AKIAPLANTEDACCESS", "plantedSecretValue42"]) {
+            assert.ok(!(r.stdout + r.stderr).includes(planted), `${planted} shown by preview --diff`);
+        }
+    } finally {
+        ws.cleanup();
+    }
+});
+
 function readRawYaml(path: string): string {
     return readFileSync(path, "utf8");
 }

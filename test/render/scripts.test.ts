@@ -14,10 +14,18 @@ import { renderCopySnapshotScript } from "../../components/k3s/snapshots";
 import {
     renderAgentCheck, renderAgentClientCertScript, renderXinetdService, servicesLine, AGENT_CHECK_PATH, AGENT_CLIENT_CERT_PATH, AGENT_CLIENT_KEY_PATH,
 } from "../../components/loadBalancer/agentCheck";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { output, requireProgram, run, tempDir, writeTemp } from "./helpers";
 
 const k3s = { version: "v1.33.5+k3s1", installScript: "https://get.k3s.io", clusterCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", disable: [],
     etcdSnapshots: { scheduleCron: "0 */12 * * *", retention: 5, copyTo: "etcd-snapshots" }, upgrade: { maxUnavailable: 1, drainTimeoutSeconds: 120 } };
+
+const k3sWithS3 = { ...k3s, etcdSnapshots: { ...k3s.etcdSnapshots,
+    s3: { endpoint: "nas.lan:9000", bucket: "pi-etcd", folder: "home/k3s", region: "us-east-1", insecure: true, skipSslVerify: false } } };
+
+// js-yaml ships with @pulumi/pulumi (a dependency of it), without types.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const yaml = require("js-yaml") as { load(text: string): unknown };
 
 // Every script each component sends, by the folder it lives in.
 const scripts = { ...piScripts, ...k3sScripts, ...lbScripts };
@@ -94,6 +102,16 @@ const rendered: Record<string, string> = {
         configYaml: renderK3sConfig({ kind: "agent", nodeName: "rasp00", nodeIp: "10.10.50.194", joinUrl: "https://10.10.50.220:6443" }),
         rolling: { nodeName: "rasp00", maxUnavailable: 3, drainTimeoutSeconds: 120, waitSeconds: 3600, readyTimeoutSeconds: 300 },
     }),
+    firstServerS3: scripts.renderK3sInstallScript({
+        role: "server", version: k3s.version, installScript: k3s.installScript, tokenOnStdin: false, s3KeysOnStdin: true, readyTimeoutSeconds: 300,
+        configYaml: renderK3sConfig({ kind: "first-server", nodeName: "rasp04", nodeIp: "10.10.50.198", tlsSans: [], k3s: k3sWithS3 }),
+    }),
+    rollingUpgradeServerS3: scripts.renderK3sInstallScript({
+        role: "server", version: "v1.34.1+k3s1", installScript: k3s.installScript, tokenOnStdin: true, s3KeysOnStdin: true, readyTimeoutSeconds: 300,
+        serverUrl: "https://10.10.50.220:6443",
+        configYaml: renderK3sConfig({ kind: "joining-server", nodeName: "rasp09", nodeIp: "10.10.50.203", joinUrl: "https://10.10.50.220:6443", tlsSans: [], k3s: k3sWithS3 }),
+        rolling: { nodeName: "rasp09", maxUnavailable: 1, drainTimeoutSeconds: 120, waitSeconds: 3600, readyTimeoutSeconds: 300, apiUrl: "https://10.10.50.220:6443" },
+    }),
     copyEtcdSnapshotBeforeUpgrade: renderCopySnapshotScript({
         servers: [{ name: "rasp04", address: "10.10.50.198", port: 22, user: "pirate" }],
         copyTo: "/home/me/picluster/etcd-snapshots", connectTimeoutSeconds: 10, deadlineSeconds: 120, purpose: "upgrade",
@@ -144,6 +162,36 @@ test("the join token is read from stdin, never from the command line or config.y
     assert.match(rendered.agent, /IFS= read -r token/);
     assert.match(rendered.agent, /K3S_TOKEN_FILE=/);
     assert.doesNotMatch(rendered.agent, /K3S_TOKEN=/);
+});
+
+test("S3 snapshots: config.yaml names k3s's S3 flags; the keys come from stdin into a root-only drop-in that a YAML reader decodes to the keys, quotes and all", () => {
+    const cfg = yaml.load(renderK3sConfig({ kind: "joining-server", nodeName: "rasp09", nodeIp: "10.10.50.203", joinUrl: "https://10.10.50.220:6443", tlsSans: [], k3s: k3sWithS3 })) as Record<string, unknown>;
+    assert.deepEqual(
+        Object.fromEntries(Object.entries(cfg).filter(([k]) => k.startsWith("etcd-s3"))),
+        { "etcd-s3": true, "etcd-s3-endpoint": "nas.lan:9000", "etcd-s3-bucket": "pi-etcd", "etcd-s3-region": "us-east-1", "etcd-s3-folder": "home/k3s", "etcd-s3-insecure": true },
+    );
+    assert.ok(!Object.keys(cfg).some((k) => /key/.test(k)), "no key in config.yaml, whose text is on the install's command line");
+    const plain = yaml.load(renderK3sConfig({ kind: "first-server", nodeName: "rasp04", nodeIp: "10.10.50.198", tlsSans: [], k3s })) as Record<string, unknown>;
+    assert.ok(!Object.keys(plain).some((k) => k.startsWith("etcd-s3")), "without s3, no S3 flag");
+
+    const dir = tempDir("s3-keys-");
+    const file = join(dir, "config.yaml.d", "picluster-etcd-s3-keys.yaml");
+    const lines = scripts.renderS3KeysLines(true, file);
+    const access = "AKIA'TEST/+=";
+    const secret = "wJalr'XUtn\\FEMI/K7MDENG+bPxRfiCY=\"x";
+    const r = run("bash", ["-c", ["set -euo pipefail", ...lines].join("\n")], `${access}\n${secret}\n`);
+    assert.equal(r.status, 0, output(r));
+    assert.deepEqual(yaml.load(readFileSync(file, "utf8")), { "etcd-s3-access-key": access, "etcd-s3-secret-key": secret });
+    assert.equal(statSync(file).mode & 0o777, 0o600, "the keys file is root-only");
+    assert.equal(statSync(join(dir, "config.yaml.d")).mode & 0o777, 0o700);
+    for (const l of lines) assert.ok(!l.includes("AKIA"), "the keys are not in the script");
+    const missing = run("bash", ["-c", ["set -euo pipefail", ...lines].join("\n")], "only-one-line\n");
+    assert.notEqual(missing.status, 0);
+    assert.match(missing.stderr, /picluster: the S3 keys \(picluster:etcdS3AccessKey, picluster:etcdS3SecretKey\) did not arrive on stdin/);
+    // Without S3 the install removes the drop-in, so turning S3 off leaves no keys on the Pi.
+    const off = run("bash", ["-c", scripts.renderS3KeysLines(false, file).join("\n")]);
+    assert.equal(off.status, 0, output(off));
+    assert.ok(!existsSync(file), "the keys file is gone once S3 is off");
 });
 
 // The project's own shell tools (what a user runs: tools/pulumi, tools/restore-etcd, the lab),

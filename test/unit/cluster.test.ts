@@ -37,6 +37,32 @@ test("each agent joins with the server group's token output, and it is a secret"
     }
 });
 
+test("with S3 snapshots, every server's install gets the S3 keys on stdin (after the token on joiners), as a secret, never in its script", async () => {
+    const raw = goodRawConfig();
+    raw.k3s = { version: "v1.33.5+k3s1", etcdSnapshots: { s3: { bucket: "pi-etcd", endpoint: "nas.lan:9000" } } };
+    raw.etcdS3AccessKey = "<secret>";
+    raw.etcdS3SecretKey = "<secret>";
+    const keys = { accessKey: "AKIATESTACCESS", secretKey: "TESTSECRET/with+chars=" };
+    const { cluster, registered } = await build(raw, keys);
+    const servers = cluster.servers.joinPlan.map((s) => s.server);
+    assert.equal(servers.length, 3);
+    for (const [i, server] of servers.entries()) {
+        const install = byName(registered, `control-plane-${server}-k3s`);
+        const stdin = unwrapInput(install.inputs.stdin);
+        const expected = [...(i === 0 ? [] : [FAKE_TOKEN]), keys.accessKey, keys.secretKey, ""].join("\n");
+        assert.equal(stdin.value, expected, `${server}: ${i === 0 ? "the keys" : "the token, then the keys"} on stdin`);
+        assert.ok(stdin.secret, `${server}'s stdin is a secret input`);
+        for (const script of [install.inputs.create, install.inputs.update]) {
+            const text = String(script);
+            assert.ok(!text.includes(keys.accessKey) && !text.includes(keys.secretKey), "the keys are never in the script text");
+            assert.match(text, /IFS= read -r s3_secret_key/);
+        }
+    }
+    for (const a of ["a1", "a2"]) {
+        assert.doesNotMatch(String(byName(registered, `agents-${a}-k3s`).inputs.create), /s3_/, "agents take no S3 keys");
+    }
+});
+
 test("agents join through the VIP, never a named server", async () => {
     const { cluster, registered } = await build();
     for (const join of cluster.agents.joins) {

@@ -122,7 +122,18 @@ const bad: [string, (c: RawConfig) => void, ...RegExp[]][] = [
     ["a snapshot schedule that is not a cron line", (c) => { c.k3s = { version: "v1.33.5+k3s1", etcdSnapshots: { scheduleCron: "every 12h" } }; }, /picluster:k3s\.etcdSnapshots\.scheduleCron: must be a 5-field cron schedule such as "0 \*\/12 \* \* \*"/],
     ["no snapshots kept", (c) => { c.k3s = { version: "v1.33.5+k3s1", etcdSnapshots: { retention: 0 } }; }, /picluster:k3s\.etcdSnapshots\.retention: must be a whole number from 1 to 1000/],
     ["a misspelt health-check key", (c) => { c.loadBalancer = { healthCheck: { timeout: 2000 } }; }, /picluster:loadBalancer\.healthCheck.*timeout/],
+    ["S3 snapshots without a bucket", (c) => { c.k3s = { version: "v1.33.5+k3s1", etcdSnapshots: { s3: {} } }; withS3Keys(c); }, /picluster:k3s\.etcdSnapshots\.s3\.bucket: is required: the bucket k3s uploads its snapshots to/],
+    ["an S3 bucket name with capitals", (c) => { c.k3s = { version: "v1.33.5+k3s1", etcdSnapshots: { s3: { bucket: "Pi_Snapshots" } } }; withS3Keys(c); }, /picluster:k3s\.etcdSnapshots\.s3\.bucket: must be an S3 bucket name: 3-63 lowercase/],
+    ["an S3 endpoint written as a URL", (c) => { c.k3s = { version: "v1.33.5+k3s1", etcdSnapshots: { s3: { bucket: "snaps", endpoint: "https://nas.lan:9000" } } }; withS3Keys(c); }, /picluster:k3s\.etcdSnapshots\.s3\.endpoint: must be the S3 endpoint as host or host:port without a scheme, .*insecure: true for plain http/],
+    ["S3 snapshots without the secret key", (c) => { c.k3s = { version: "v1.33.5+k3s1", etcdSnapshots: { s3: { bucket: "snaps" } } }; c.etcdS3AccessKey = "<secret>"; }, /picluster:etcdS3SecretKey: is required with picluster:k3s\.etcdSnapshots\.s3: .*pulumi config set --secret picluster:etcdS3SecretKey/],
+    ["S3 snapshots without either key", (c) => { c.k3s = { version: "v1.33.5+k3s1", etcdSnapshots: { s3: { bucket: "snaps" } } }; }, /picluster:etcdS3AccessKey: is required/, /picluster:etcdS3SecretKey: is required/],
+    ["an S3 key without S3 snapshots", (c) => { c.etcdS3AccessKey = "<secret>"; }, /picluster:etcdS3AccessKey: is set but picluster:k3s\.etcdSnapshots\.s3 is not: .*pulumi config rm picluster:etcdS3AccessKey/],
 ];
+
+function withS3Keys(c: RawConfig): void {
+    c.etcdS3AccessKey = "<secret>";
+    c.etcdS3SecretKey = "<secret>";
+}
 
 for (const [what, mutate, ...expected] of bad) {
     test(`given an inventory with ${what}, it is refused naming the field`, () => refuse(mutate, ...expected));
@@ -130,6 +141,15 @@ for (const [what, mutate, ...expected] of bad) {
 
 test("there are at least 25 distinct bad inventories", () => {
     assert.ok(bad.length >= 25, `only ${bad.length}`);
+});
+
+test("given S3 snapshots with a bucket and both keys, k3s's own defaults fill the rest", () => {
+    const cfg = goodRawConfig();
+    cfg.k3s = { version: "v1.33.5+k3s1", etcdSnapshots: { s3: { bucket: "pi-etcd-snapshots", folder: "home/k3s" } } };
+    withS3Keys(cfg);
+    assert.deepEqual(parseInventory(cfg).k3s.etcdSnapshots.s3, {
+        endpoint: "s3.amazonaws.com", bucket: "pi-etcd-snapshots", folder: "home/k3s", region: "us-east-1", insecure: false, skipSslVerify: false,
+    });
 });
 
 test("given the streaming platform off, k3s's bundled components may be turned off", () => {

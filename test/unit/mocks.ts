@@ -85,13 +85,16 @@ export async function settle(): Promise<void> {
 }
 
 /** The cluster of a raw stack config under strict mocks, with every registration settled. */
-export async function buildClusterUnderMocks(raw: RawConfig = goodRawConfig()): Promise<{ cluster: Cluster; registered: Registered[] }> {
+export async function buildClusterUnderMocks(
+    raw: RawConfig = goodRawConfig(), etcdS3Keys?: { accessKey: string; secretKey: string },
+): Promise<{ cluster: Cluster; registered: Registered[] }> {
     const registered = installStrictMocks();
     const cluster = buildCluster({
         inventory: parseInventory(raw),
         sshPrivateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----"),
         statsPassword: pulumi.secret("statspw123"),
         vrrpPassword: pulumi.secret("vrrp1234"),
+        ...(etcdS3Keys ? { etcdS3Keys: pulumi.secret(etcdS3Keys) } : {}),
     });
     await resolve(cluster.nodes);
     await resolve(cluster.kubeconfig);
