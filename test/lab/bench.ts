@@ -9,7 +9,8 @@
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { Lab, show } from "./labkit";
+import { Lab, parseKubeconfig, Run, show } from "./labkit";
+import { rollout } from "./rollout";
 
 interface Figures {
     parallel: string;
@@ -26,6 +27,29 @@ interface Figures {
     /** The streaming platform's Deployments available after the up, out of how many. */
     streaming: string;
     controlPlane: ControlPlaneFigures;
+    upgrade?: UpgradeFigures;
+}
+
+/** The rolling upgrade to the lab's next k3s release, watched through the VIP (rollout.ts). */
+interface UpgradeFigures {
+    from: string;
+    to: string;
+    /** The whole `pulumi up`. */
+    total: number;
+    /** The etcd snapshot copied off the Pis first (its own step). */
+    snapshot: number;
+    /** Seconds each server / agent was out of service (cordoned or NotReady), summed. */
+    serversOut: number;
+    agentsOut: number;
+    servers: number;
+    agents: number;
+    requests: number;
+    failed: number;
+    longestGap: number;
+    maxServersOut: number;
+    maxAgentsOut: number;
+    /** Nodes on the new version at the end, out of how many. */
+    onNewVersion: string;
 }
 
 /** Per simulated server: seconds from the apiserver's start to ready, and resident memory (MiB) per program. */
@@ -79,7 +103,7 @@ interface EngineEvent {
 }
 
 /** `pulumi up --json` streams engine events: timestamp each step's start and end as they arrive. */
-async function timedUp(lab: Lab, extra: string[]): Promise<{ wall: number; starts: Map<string, number>; ends: Map<string, number> }> {
+async function timedUp(lab: Lab, extra: string[]): Promise<{ wall: number; starts: Map<string, number>; ends: Map<string, number>; run: Run }> {
     const t0 = Date.now();
     const starts = new Map<string, number>();
     const ends = new Map<string, number>();
@@ -93,8 +117,42 @@ async function timedUp(lab: Lab, extra: string[]): Promise<{ wall: number; start
     const timer = setTimeout(() => process.kill(-run.pid, "SIGKILL"), 1_800_000);
     const r = await run.done;
     clearTimeout(timer);
+    return { wall: r.seconds, starts, ends, run: r };
+}
+
+const ok = (r: Run): Run => {
     if (r.status !== 0) throw new Error(`pulumi up failed\n${show(r)}`);
-    return { wall: r.seconds, starts, ends };
+    return r;
+};
+
+/**
+ * Bumps the lab to its next k3s release and times the rolling upgrade while one request at a
+ * time lists the Nodes through the VIP: the whole up against the sum of what it must do one
+ * after another (the snapshot, then each server out of service, then each agent, one at a time
+ * with k3s.upgrade.maxUnavailable 1), the failed requests and the API's longest silence.
+ */
+async function benchUpgrade(lab: Lab, extra: string[]): Promise<UpgradeFigures> {
+    const from = lab.output("k3sVersion");
+    lab.config({ ...lab.layout, k3s: "next" });
+    const kc = parseKubeconfig(lab.output("kubeconfig"));
+    const servers = lab.active("server").map((p) => p.name);
+    const agents = lab.active("agent").map((p) => p.name);
+    let timing: Awaited<ReturnType<typeof timedUp>> | undefined;
+    const r = await rollout(kc, servers, async () => { timing = await timedUp(lab, extra); return timing.run; }, 2_400_000);
+    ok(r.up);
+    const to = lab.output("k3sVersion");
+    const snapshotUrn = [...(timing?.starts.keys() ?? [])].find((u) => u.endsWith("::etcd-snapshot-before-upgrade"));
+    const snapshot = snapshotUrn && timing ? (timing.ends.get(snapshotUrn) ?? 0) - (timing.starts.get(snapshotUrn) ?? 0) : NaN;
+    const out = r.outMs();
+    const sum = (names: string[]) => names.reduce((a, n) => a + (out.get(n) ?? 0), 0) / 1000;
+    const last = r.samples[r.samples.length - 1]?.nodes ?? [];
+    const isServer = (n: string) => servers.includes(n);
+    return {
+        from, to, total: r.seconds, snapshot, serversOut: sum(servers), agentsOut: sum(agents), servers: servers.length, agents: agents.length,
+        requests: r.samples.length + r.failed.length, failed: r.failed.length, longestGap: r.longestGapMs / 1000,
+        maxServersOut: r.maxOut(isServer), maxAgentsOut: r.maxOut((n) => !isServer(n)),
+        onNewVersion: `${last.filter((n) => n.version === to && !n.out).length}/${last.length}`,
+    };
 }
 
 function criticalPath(lab: Lab, starts: Map<string, number>, ends: Map<string, number>): { critical: number; chain: string[]; resources: number } {
@@ -131,7 +189,7 @@ function criticalPath(lab: Lab, starts: Map<string, number>, ends: Map<string, n
     return { critical: top.len, chain: top.chain, resources: resources.filter((r) => r.custom).length };
 }
 
-async function bench(spec: string, name: string, parallels: string[]): Promise<Figures[]> {
+async function bench(spec: string, name: string, parallels: string[], withUpgrade: boolean): Promise<Figures[]> {
     const lab = new Lab(name, spec);
     const out: Figures[] = [];
     try {
@@ -139,7 +197,8 @@ async function bench(spec: string, name: string, parallels: string[]): Promise<F
             process.stderr.write(`bench: lab ${name} (${spec}), parallel ${parallel}\n`);
             lab.up(); // fresh Pis for every run: "from empty" includes preparing and rebooting them
             const extra = parallel === "default" ? [] : ["--parallel", parallel];
-            const { wall, starts, ends } = await timedUp(lab, extra);
+            const { wall, starts, ends, run } = await timedUp(lab, extra);
+            ok(run);
             const steps = [...starts.keys()].filter((u) => ends.has(u) && !u.includes("::pulumi:pulumi:Stack::"));
             const span = Math.max(...steps.map((u) => ends.get(u) as number)) - Math.min(...steps.map((u) => starts.get(u) as number));
             const { critical, chain, resources } = criticalPath(lab, starts, ends);
@@ -152,10 +211,11 @@ async function bench(spec: string, name: string, parallels: string[]): Promise<F
             if (ncr.status !== 0) throw new Error(show(ncr));
             const streaming = streamingStatus(lab);
             const controlPlane = controlPlaneFigures(lab);
+            const upgrade = withUpgrade ? await benchUpgrade(lab, extra) : undefined;
             const d = lab.pulumi(["destroy", "--yes", "--skip-preview", ...extra], 1_800_000);
             if (d.status !== 0) throw new Error(show(d));
             out.push({ parallel, pis: lab.active().length, resources, wall, span, critical, chain, noChange: nc.seconds, noChangeRefresh: ncr.seconds,
-                destroy: d.seconds, streaming, controlPlane });
+                destroy: d.seconds, streaming, controlPlane, ...(upgrade ? { upgrade } : {}) });
         }
     } finally {
         if (process.env.PILAB_KEEP !== "1") lab.down();
@@ -173,6 +233,9 @@ async function main(): Promise<void> {
         parallels = args[pi + 1].split(",");
         args.splice(pi, 2);
     }
+    const ui = args.indexOf("--upgrade");
+    const withUpgrade = ui >= 0;
+    if (withUpgrade) args.splice(ui, 1);
     const sizes = (args[0] ?? "7,26").split(",");
     const specs: Record<string, [string, string]> = {
         "7": [join(__dirname, "specs", "bench7.spec"), "bench7"],
@@ -182,7 +245,7 @@ async function main(): Promise<void> {
     for (const s of sizes) {
         const spec = specs[s];
         if (!spec) throw new Error(`unknown size ${s}: use 7 and/or 26`);
-        figures.push(...await bench(spec[0], spec[1], parallels));
+        figures.push(...await bench(spec[0], spec[1], parallels, withUpgrade));
     }
     const f = (n: number) => n.toFixed(1).padStart(7);
     console.log("\nlab benchmark: the real `pulumi up` of the program against simulated Pis (k3s stand-in), " +
@@ -205,6 +268,17 @@ async function main(): Promise<void> {
     console.log("  goal: a no-change up --refresh (every Pi's presence read, for reflash detection) within 2x of a no-change up.");
     console.log("  goal: wall/critical <= 1.3. wall = the whole CLI command (program start included); span = first step start to last step end.");
     for (const x of figures) console.log(`  critical path, ${x.pis} Pis, --parallel ${x.parallel}: ${x.chain.join(" -> ")}`);
+    const upgrades = figures.filter((x) => x.upgrade);
+    if (upgrades.length > 0) {
+        console.log("  rolling upgrade to the next k3s release, one request at a time through the VIP (serial sum = the snapshot + each server's and each agent's time out of service, which the rollout must do one after another):");
+        console.log("  Pis  --parallel  from -> to                      total (s)  serial sum (s)  total/serial  snapshot (s)  servers out (s)  agents out (s)  requests  failed  longest gap (s)  max out servers/agents  on new version");
+        for (const x of upgrades) {
+            const u = x.upgrade as UpgradeFigures;
+            const serial = u.snapshot + u.serversOut + u.agentsOut;
+            console.log(`  ${String(x.pis).padStart(3)}  ${x.parallel.padStart(10)}  ${`${u.from} -> ${u.to}`.padEnd(30)}  ${f(u.total)}    ${f(serial)}         ${(u.total / serial).toFixed(2).padStart(5)}       ${f(u.snapshot)}        ${f(u.serversOut)}         ${f(u.agentsOut)}   ${String(u.requests).padStart(7)}  ${String(u.failed).padStart(6)}          ${f(u.longestGap)}                     ${u.maxServersOut}/${u.maxAgentsOut}  ${u.onNewVersion.padStart(15)}`);
+        }
+        console.log("  goal: failed requests at most one failover's cost (2), never more than one server out, every node on the new version.");
+    }
 }
 
 main().catch((e) => {

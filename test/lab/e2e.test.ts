@@ -12,7 +12,8 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { agentCheck, apiGet, Lab, LAB_HOME, parseKubeconfig, processTree, REPO, Run, sampleCommandLines, show, sleep, stepsOf } from "./labkit";
+import { agentCheck, apiGet, Lab, LAB_HOME, parseKubeconfig, processTree, REPO, sampleCommandLines, show, sleep, stepsOf } from "./labkit";
+import { describeRollout, nodeViews, Rollout, rollout } from "./rollout";
 
 const lab = new Lab("e2e", join(__dirname, "specs", "small.spec"));
 /** The real kubectl (tools/control-plane), as a user on the operator's machine runs it. */
@@ -34,69 +35,6 @@ function notConverged(t: TestContext): boolean {
 /** What the kill test allows for one server's failover: the request in flight and one cut at
  * the mark-down instant. The rolling upgrade, one restart per server, is held to the same. */
 const FAILOVER_BUDGET = 2;
-
-type NodeView = { name: string; out: boolean; cordoned: boolean; version: string };
-
-/** The Nodes as the API through the VIP lists them: out is NotReady or cordoned. */
-async function nodeViews(kc: ReturnType<typeof parseKubeconfig>, timeoutMs = 3000): Promise<NodeView[]> {
-    const r = await apiGet(kc, "/api/v1/nodes", timeoutMs);
-    if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
-    const doc = JSON.parse(r.body) as { items: { metadata: { name: string }; spec: { unschedulable?: boolean }; status: { nodeInfo: { kubeletVersion: string }; conditions: { type: string; status: string }[] } }[] };
-    return doc.items.map((n) => {
-        const ready = n.status.conditions.some((c) => c.type === "Ready" && c.status === "True");
-        return { name: n.metadata.name, cordoned: n.spec.unschedulable === true, out: !ready || n.spec.unschedulable === true, version: n.status.nodeInfo.kubeletVersion };
-    });
-}
-
-interface Rollout {
-    up: Run;
-    seconds: number;
-    start: number;
-    samples: { t: number; nodes: NodeView[] }[];
-    failed: { t: number; why: string }[];
-    firstServerCordoned: number;
-    firstAgentCordoned: number;
-    maxOut(pick: (n: string) => boolean): number;
-    lastServerBack(servers: string[], version: string): number;
-}
-
-/** Runs an up while one request at a time goes through the VIP (bounded: 15 min), each listing
- * the Nodes: how the rollout is watched (cordoned, Ready, kubeletVersion) and what it costs. */
-async function rollout(kc: ReturnType<typeof parseKubeconfig>, servers: readonly string[], run: () => Promise<Run>): Promise<Rollout> {
-    const samples: Rollout["samples"] = [];
-    const failed: Rollout["failed"] = [];
-    const start = Date.now();
-    let done = false;
-    const watcher = (async () => {
-        while (!done && Date.now() - start < 900_000) {
-            const at = Date.now() - start;
-            try {
-                samples.push({ t: at, nodes: await nodeViews(kc) });
-            } catch (e) {
-                failed.push({ t: at, why: String(e) });
-            }
-            await sleep(50);
-        }
-    })();
-    const up = await run();
-    const seconds = (Date.now() - start) / 1000;
-    done = true;
-    await watcher;
-    const firstAt = (p: (n: NodeView) => boolean) => samples.find((x) => x.nodes.some(p))?.t ?? -1;
-    return {
-        up, seconds, start, samples, failed,
-        firstServerCordoned: firstAt((n) => servers.includes(n.name) && n.cordoned),
-        firstAgentCordoned: firstAt((n) => !servers.includes(n.name) && n.cordoned),
-        maxOut: (pick) => Math.max(0, ...samples.map((x) => x.nodes.filter((n) => pick(n.name) && n.out).length)),
-        lastServerBack: (names, version) => Math.max(...names.map((s) => firstAt((n) => n.name === s && n.version === version && !n.out))),
-    };
-}
-
-function describeRollout(r: Rollout, isServer: (n: string) => boolean): string {
-    return `pulumi up ${r.seconds.toFixed(1)}s (exit ${r.up.status}); ${r.samples.length + r.failed.length} requests through the VIP, ${r.failed.length} failed ${JSON.stringify(r.failed)}; ` +
-        `servers out at once: at most ${r.maxOut(isServer)}, agents: at most ${r.maxOut((n) => !isServer(n))}; ` +
-        `first server cordoned at ${r.firstServerCordoned} ms, first agent cordoned at ${r.firstAgentCordoned} ms`;
-}
 
 /** Waits (bounded) until check() returns true. */
 async function until(what: string, seconds: number, check: () => boolean | Promise<boolean>, everyMs = 1000): Promise<void> {
