@@ -55,6 +55,7 @@ export class Pi extends pulumi.ComponentResource {
             dialErrorLimit: args.ssh.dialAttempts,
         };
         this.presence = new PiPresence(`${name}-presence`, {
+            name: args.host.name,
             host: args.host.address,
             port: args.ssh.port,
             user: args.ssh.user,

@@ -27,6 +27,8 @@ interface PresenceScripts {
 }
 
 export interface PresenceArgs {
+    /** The Pi's name (its hostname to be), for the OS refusal's message. */
+    readonly name: string;
     readonly host: string;
     readonly port: number;
     readonly user: string;
@@ -201,12 +203,13 @@ export class PiPresence extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: PresenceArgs, opts?: pulumi.CustomResourceOptions) {
         const scripts: PresenceScripts = {
-            claimScript: asRoot(renderPresenceClaimScript(args.markerPath)),
+            claimScript: asRoot(renderPresenceClaimScript({ hostname: args.name, ...(args.markerPath ? { path: args.markerPath } : {}) })),
             readScript: asRoot(renderPresenceReadScript(args.markerPath)),
             releaseScript: asRoot(renderPresenceReleaseScript(args.markerPath)),
         };
         const inputs: Record<string, unknown> = { ...args };
         delete inputs.markerPath;
+        delete inputs.name;
         super(presenceProvider, name, { ...inputs, ...scripts, marker: undefined, machineId: undefined, drift: undefined },
             { ...opts, additionalSecretOutputs: ["privateKey"] }, "picluster", "PiPresence");
     }

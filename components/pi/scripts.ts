@@ -231,9 +231,15 @@ export function renderAwaitRebootScript(input: { host: string; port: number; tim
 /** Where the presence resource (presence.ts) keeps its marker on the Pi. */
 export const PRESENCE_FILE = `${STATE_DIR}/presence`;
 
-/** Claims the Pi: the marker (stdin) is written, then it and /etc/machine-id are printed. */
-export function renderPresenceClaimScript(path = PRESENCE_FILE): string {
+/**
+ * Claims the Pi: the marker (stdin) is written, then it and /etc/machine-id are printed. The
+ * claim is the first thing `up` does on a Pi, so it refuses an unsupported OS first, with the
+ * preparation's own check: a refused Pi is left exactly as it was, marker included.
+ */
+export function renderPresenceClaimScript(input: { hostname: string; path?: string; osRelease?: string }): string {
+    const path = input.path ?? PRESENCE_FILE;
     return script(
+        ...renderOsCheckLines(input.hostname, input.osRelease),
         "IFS= read -r marker",
         `install -d -m 0700 "$(dirname ${shq(path)})"`,
         `printf '%s\\n' "$marker" > ${shq(path + ".new")}`,

@@ -23,6 +23,7 @@ const port = cfg.requireNumber("port");
 const privateKey = cfg.requireSecret("privateKey");
 const refuse = cfg.get("refuse");
 const presence = new PiPresence("pi-presence", {
+    name: "pi",
     host: "127.0.0.1", port, user: "root", privateKey, hostKey: cfg.require("hostKey"),
     perDialTimeoutSeconds: 5, dialAttempts: 2, markerPath: dir + "/presence", exchangeTimeoutSeconds: 5,
     ...(refuse ? { refuseRebuild: refuse } : {}),

@@ -148,14 +148,14 @@ test("the presence marker: claimed from stdin, read back, and released only by t
     const dir = join(tempDir("presence"), "state");
     const path = join(dir, "presence");
     const sh = (s: string, input: string) => run("/bin/bash", ["-c", s], input);
-    let r = sh(renderPresenceClaimScript(path), "m-1\n");
+    let r = sh(renderPresenceClaimScript({ hostname: "rasp04", path }), "m-1\n");
     assert.equal(r.status, 0, output(r));
     assert.equal(r.stdout.split("\n")[0], "m-1", "claim prints the marker it wrote");
     assert.equal(modeOf(dir), 0o700);
     r = sh(renderPresenceReadScript(path), "");
     assert.equal(r.stdout.split("\n")[0], "m-1");
     // A replacement claimed the Pi again: the old presence's release leaves the new marker.
-    assert.equal(sh(renderPresenceClaimScript(path), "m-2\n").status, 0);
+    assert.equal(sh(renderPresenceClaimScript({ hostname: "rasp04", path }), "m-2\n").status, 0);
     r = sh(renderPresenceReleaseScript(path), "m-1\n");
     assert.equal(r.status, 0, output(r));
     assert.equal(readFileSync(path, "utf8"), "m-2\n");
@@ -165,4 +165,19 @@ test("the presence marker: claimed from stdin, read back, and released only by t
     r = sh(renderPresenceReadScript(path), "");
     assert.equal(r.status, 0, output(r));
     assert.equal(r.stdout.split("\n")[0], "", "a reflashed Pi reads as no marker");
+});
+
+test("the presence claim refuses a Pi on Debian 11 with the preparation's message, before writing its marker", () => {
+    const base = tempDir("presence-os");
+    const path = join(base, "state", "presence");
+    const osRelease = join(base, "os-release");
+    writeFileSync(osRelease, 'PRETTY_NAME="Debian GNU/Linux 11 (bullseye)"\nID=debian\nVERSION_ID="11"\n');
+    const r = run("/bin/bash", ["-c", renderPresenceClaimScript({ hostname: "rasp04", path, osRelease })], "m-1\n");
+    assert.notEqual(r.status, 0, output(r));
+    assert.match(r.stderr, /picluster: rasp04 runs Debian GNU\/Linux 11 \(bullseye\) .*supports Raspberry Pi OS or Debian 12 \(Bookworm\) or newer.*Nothing was changed on it\./);
+    assert.ok(!existsSync(join(base, "state")), "nothing was written");
+    writeFileSync(osRelease, 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n');
+    const ok = run("/bin/bash", ["-c", renderPresenceClaimScript({ hostname: "rasp04", path, osRelease })], "m-1\n");
+    assert.equal(ok.status, 0, output(ok));
+    assert.equal(readFileSync(path, "utf8"), "m-1\n");
 });

@@ -69,7 +69,7 @@ const rendered: Record<string, string> = {
     forgetServer: scripts.renderForgetNodeScript({ nodeName: "rasp09", etcdMember: true, apiUrl: "https://10.10.50.220:6443" }),
     forgetAgent: scripts.renderForgetNodeScript({ nodeName: "rasp00", etcdMember: false, apiUrl: "https://10.10.50.220:6443" }),
     forgetDelete: scripts.renderForgetDeleteNotice("rasp00"),
-    presenceClaim: scripts.renderPresenceClaimScript(),
+    presenceClaim: scripts.renderPresenceClaimScript({ hostname: "rasp04" }),
     presenceRead: scripts.renderPresenceReadScript(),
     presenceRelease: scripts.renderPresenceReleaseScript(),
     haproxyApply: scripts.renderHaproxyApplyScript(),
