@@ -13,7 +13,8 @@
 //   reports the new version (Kubernetes' skew policy: a kubelet must not be newer than the
 //   apiserver), then takes one of `maxUnavailable` upgrade slots: Leases named
 //   picluster-upgrade-<n> in kube-system, created atomically (a create of an existing name
-//   fails). It drains, upgrades, uncordons and gives the slot back.
+//   fails). It drains, upgrades, uncordons and gives the slot back, deleting exactly its own
+//   Lease (a delete precondition on its uid).
 // - A failure stops the rollout where it is: the failing node records itself in the Lease
 //   picluster-upgrade-stopped (and an agent keeps its slot), so every agent still waiting
 //   gives up at once, untouched, naming it (later servers never start: each waits for the one
@@ -116,23 +117,37 @@ function agentGateLines(r: RollingUpgrade): string[] {
         "  note \"waiting for every server to run $want first (still: $(printf '%s' \"$behind\" | tr '\\n' ' '))\"",
         "  sleep 3",
         "done",
-        "slot=''",
+        "# Deletes exactly the Lease of that uid (the API's delete precondition): a holder giving its",
+        "# slot back, or a waiter clearing a finished holder's, never deletes a newer Lease of the same",
+        "# name (the 26-Pi lab saw it: a finished holder's delete took the next holder's slot away,",
+        "# and four agents were upgrading at once). Gone or newer: nothing to do.",
+        "delete_lease() {",
+        "  printf '{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"preconditions\":{\"uid\":\"%s\"}}' \"$2\" |",
+        "    kc delete --raw \"/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/$1\" -f - >/dev/null 2>&1",
+        "}",
+        "slot='' slot_uid=''",
         "while [ -z \"$slot\" ]; do",
         "  refuse_if_stopped",
         "  busy=''",
         `  for s in ${slots}; do`,
-        "    h=$(kc -n kube-system get lease \"$s\" --ignore-not-found -o 'jsonpath={.spec.holderIdentity}' 2>/dev/null) || { busy=\"$busy ?\"; continue; }",
-        "    if [ -z \"$h\" ]; then",
+        "    lease=$(kc -n kube-system get lease \"$s\" --ignore-not-found -o 'jsonpath={.spec.holderIdentity} {.metadata.uid}' 2>/dev/null) || { busy=\"$busy ?\"; continue; }",
+        "    h=${lease% *} uid=${lease##* }",
+        "    if [ -z \"$lease\" ]; then",
         `      if ${leaseManifest("'\"$s\"'", "$node")} | kc create -f - >/dev/null 2>&1; then slot=$s; break; fi`,
         "    elif [ \"$h\" = \"$node\" ]; then slot=$s; break",
         "    else",
         "      # A holder that is gone, or back in service with the wanted version, is done with it.",
         "      st=$(kc get node \"$h\" --ignore-not-found -o 'jsonpath={.status.nodeInfo.kubeletVersion}/{.spec.unschedulable}' 2>/dev/null) || st='?'",
-        "      if [ -z \"$st\" ] || [ \"$st\" = \"$want/\" ]; then kc -n kube-system delete lease \"$s\" --ignore-not-found >/dev/null 2>&1 || true; fi",
+        "      if [ -z \"$st\" ] || [ \"$st\" = \"$want/\" ]; then delete_lease \"$s\" \"$uid\" || true; fi",
         "      busy=\"$busy $h\"",
         "    fi",
         "  done",
-        "  [ -n \"$slot\" ] && break",
+        "  if [ -n \"$slot\" ]; then",
+        "    # Ours, read back: its uid is what giving it back deletes.",
+        "    lease=$(kc -n kube-system get lease \"$slot\" -o 'jsonpath={.spec.holderIdentity} {.metadata.uid}' 2>/dev/null) || lease=''",
+        "    if [ \"${lease% *}\" = \"$node\" ]; then slot_uid=${lease##* }; break; fi",
+        "    slot=''",
+        "  fi",
         `  [ "$(date +%s)" -lt "$wait_end" ] || give_up "no upgrade slot came free (held by$busy; k3s.upgrade.maxUnavailable is ${r.maxUnavailable})"`,
         "  note \"waiting for an upgrade slot (held by$busy)\"",
         "  sleep 2",
@@ -189,7 +204,7 @@ export function renderRollingPostLines(role: "server" | "agent", r: RollingUpgra
             `sleep ${AGENT_SETTLE_SECONDS}`,
             `rm -f ${shq(LB_READY_FLAG)}`,
         ] : []),
-        ...(role === "agent" ? ["kc -n kube-system delete lease \"$slot\" --ignore-not-found >/dev/null"] : []),
+        ...(role === "agent" ? ["delete_lease \"$slot\" \"$slot_uid\" || echo \"picluster: $node: upgrade slot $slot was cleared already (a waiter saw it done)\""] : []),
         `if [ "$(kc -n kube-system get lease ${STOP_LEASE} --ignore-not-found -o 'jsonpath={.spec.holderIdentity}' 2>/dev/null)" = "$node" ]; then kc -n kube-system delete lease ${STOP_LEASE} >/dev/null; fi`,
         "upgrading=''",
         "echo \"picluster: $node runs $want and is back in service\"",

@@ -7,7 +7,7 @@
 // Step durations come from the engine's events (`pulumi up --json`), timestamped as they
 // arrive, so each step's own duration is known to a few milliseconds.
 import { writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Lab, parseKubeconfig, Run, show } from "./labkit";
 import { rollout } from "./rollout";
@@ -48,6 +48,9 @@ interface UpgradeFigures {
     longestGap: number;
     maxServersOut: number;
     maxAgentsOut: number;
+    maxAgentsCordoned: number;
+    /** When most agents were out: which, and whether cordoned or NotReady. */
+    agentsOutPeak: string;
     /** Nodes on the new version at the end, out of how many. */
     onNewVersion: string;
 }
@@ -103,21 +106,32 @@ interface EngineEvent {
 }
 
 /** `pulumi up --json` streams engine events: timestamp each step's start and end as they arrive. */
-async function timedUp(lab: Lab, extra: string[]): Promise<{ wall: number; starts: Map<string, number>; ends: Map<string, number>; run: Run }> {
+async function timedUp(lab: Lab, extra: string[]): Promise<{ wall: number; starts: Map<string, number>; ends: Map<string, number>; opSeconds: Map<string, number>; run: Run }> {
     const t0 = Date.now();
     const starts = new Map<string, number>();
     const ends = new Map<string, number>();
+    // Per `<urn> <op>`: a replacement is several steps of one urn (create-replacement, replace, delete-replaced).
+    const opStarts = new Map<string, number>();
+    const opSeconds = new Map<string, number>();
     const run = lab.pulumiUpAsync(["--json", ...extra], (line) => {
         if (!line.startsWith("{")) return;
         const now = (Date.now() - t0) / 1000;
         const e = JSON.parse(line) as EngineEvent;
-        if (e.resourcePreEvent && e.resourcePreEvent.metadata.op !== "same") starts.set(e.resourcePreEvent.metadata.urn, now);
-        if (e.resOutputsEvent && e.resOutputsEvent.metadata.op !== "same") ends.set(e.resOutputsEvent.metadata.urn, now);
+        if (e.resourcePreEvent && e.resourcePreEvent.metadata.op !== "same") {
+            starts.set(e.resourcePreEvent.metadata.urn, now);
+            opStarts.set(`${e.resourcePreEvent.metadata.urn} ${e.resourcePreEvent.metadata.op}`, now);
+        }
+        if (e.resOutputsEvent && e.resOutputsEvent.metadata.op !== "same") {
+            ends.set(e.resOutputsEvent.metadata.urn, now);
+            const key = `${e.resOutputsEvent.metadata.urn} ${e.resOutputsEvent.metadata.op}`;
+            const began = opStarts.get(key);
+            if (began !== undefined) opSeconds.set(key, now - began);
+        }
     });
     const timer = setTimeout(() => process.kill(-run.pid, "SIGKILL"), 1_800_000);
     const r = await run.done;
     clearTimeout(timer);
-    return { wall: r.seconds, starts, ends, run: r };
+    return { wall: r.seconds, starts, ends, opSeconds, run: r };
 }
 
 const ok = (r: Run): Run => {
@@ -141,16 +155,26 @@ async function benchUpgrade(lab: Lab, extra: string[]): Promise<UpgradeFigures> 
     const r = await rollout(kc, servers, async () => { timing = await timedUp(lab, extra); return timing.run; }, 2_400_000);
     ok(r.up);
     const to = lab.output("k3sVersion");
-    const snapshotUrn = [...(timing?.starts.keys() ?? [])].find((u) => u.endsWith("::etcd-snapshot-before-upgrade"));
-    const snapshot = snapshotUrn && timing ? (timing.ends.get(snapshotUrn) ?? 0) - (timing.starts.get(snapshotUrn) ?? 0) : NaN;
+    // The snapshot is replaced (its trigger is the k3s settings): its create-replacement saves and copies it.
+    const snapshotStep = [...(timing?.opSeconds ?? [])].find(([k]) => /::etcd-snapshot-before-upgrade (create-replacement|create)$/.test(k));
+    const snapshot = snapshotStep ? snapshotStep[1] : NaN;
     const out = r.outMs();
     const sum = (names: string[]) => names.reduce((a, n) => a + (out.get(n) ?? 0), 0) / 1000;
     const last = r.samples[r.samples.length - 1]?.nodes ?? [];
     const isServer = (n: string) => servers.includes(n);
+    const isAgent = (n: string) => !isServer(n);
+    const peak = r.samples.reduce((best, x) => (x.nodes.filter((n) => isAgent(n.name) && n.out).length > best.nodes.filter((n) => isAgent(n.name) && n.out).length ? x : best), r.samples[0]);
+    const agentsOutPeak = peak ? `at ${(peak.t / 1000).toFixed(1)} s: ` + peak.nodes.filter((n) => isAgent(n.name) && n.out)
+        .map((n) => `${n.name} ${n.cordoned ? "cordoned" : "NotReady"}`).join(", ") : "";
+    // Kept outside the lab (which is torn down): the watch's samples and the up's own output.
+    const keep = join(tmpdir(), `picluster-bench-upgrade-${lab.active().length}`);
+    writeFileSync(`${keep}.json`, JSON.stringify(r.samples.map((x) => ({ t: x.t, out: x.nodes.filter((n) => n.out) })), null, 1));
+    writeFileSync(`${keep}.log`, r.up.stdout + r.up.stderr);
+    process.stderr.write(`bench: the upgrade's samples and output are in ${keep}.json and ${keep}.log\n`);
     return {
         from, to, total: r.seconds, snapshot, serversOut: sum(servers), agentsOut: sum(agents), servers: servers.length, agents: agents.length,
         requests: r.samples.length + r.failed.length, failed: r.failed.length, longestGap: r.longestGapMs / 1000,
-        maxServersOut: r.maxOut(isServer), maxAgentsOut: r.maxOut((n) => !isServer(n)),
+        maxServersOut: r.maxOut(isServer), maxAgentsOut: r.maxOut(isAgent), maxAgentsCordoned: r.maxCordoned(isAgent), agentsOutPeak,
         onNewVersion: `${last.filter((n) => n.version === to && !n.out).length}/${last.length}`,
     };
 }
@@ -271,12 +295,13 @@ async function main(): Promise<void> {
     const upgrades = figures.filter((x) => x.upgrade);
     if (upgrades.length > 0) {
         console.log("  rolling upgrade to the next k3s release, one request at a time through the VIP (serial sum = the snapshot + each server's and each agent's time out of service, which the rollout must do one after another):");
-        console.log("  Pis  --parallel  from -> to                      total (s)  serial sum (s)  total/serial  snapshot (s)  servers out (s)  agents out (s)  requests  failed  longest gap (s)  max out servers/agents  on new version");
+        console.log("  Pis  --parallel  from -> to                      total (s)  serial sum (s)  total/serial  snapshot (s)  servers out (s)  agents out (s)  requests  failed  longest gap (s)  max out servers/agents (cordoned)  on new version");
         for (const x of upgrades) {
             const u = x.upgrade as UpgradeFigures;
             const serial = u.snapshot + u.serversOut + u.agentsOut;
-            console.log(`  ${String(x.pis).padStart(3)}  ${x.parallel.padStart(10)}  ${`${u.from} -> ${u.to}`.padEnd(30)}  ${f(u.total)}    ${f(serial)}         ${(u.total / serial).toFixed(2).padStart(5)}       ${f(u.snapshot)}        ${f(u.serversOut)}         ${f(u.agentsOut)}   ${String(u.requests).padStart(7)}  ${String(u.failed).padStart(6)}          ${f(u.longestGap)}                     ${u.maxServersOut}/${u.maxAgentsOut}  ${u.onNewVersion.padStart(15)}`);
+            console.log(`  ${String(x.pis).padStart(3)}  ${x.parallel.padStart(10)}  ${`${u.from} -> ${u.to}`.padEnd(30)}  ${f(u.total)}    ${f(serial)}         ${(u.total / serial).toFixed(2).padStart(5)}       ${f(u.snapshot)}        ${f(u.serversOut)}         ${f(u.agentsOut)}   ${String(u.requests).padStart(7)}  ${String(u.failed).padStart(6)}          ${f(u.longestGap)}                     ${u.maxServersOut}/${u.maxAgentsOut} (${u.maxAgentsCordoned})  ${u.onNewVersion.padStart(15)}`);
         }
+        for (const x of upgrades) console.log(`  most agents out at once, ${x.pis} Pis: ${(x.upgrade as UpgradeFigures).agentsOutPeak}`);
         console.log("  goal: failed requests at most one failover's cost (2), never more than one server out, every node on the new version.");
     }
 }

@@ -28,6 +28,8 @@ export interface Rollout {
     /** The longest time (ms) between two answers of the API, from the first to the last. */
     longestGapMs: number;
     maxOut(pick: (n: string) => boolean): number;
+    /** The most nodes cordoned at once (the rollout's own doing; out also counts NotReady). */
+    maxCordoned(pick: (n: string) => boolean): number;
     lastServerBack(servers: string[], version: string): number;
     /** How long (ms) each node was out (cordoned or NotReady), summed over its times out. */
     outMs(): Map<string, number>;
@@ -64,6 +66,7 @@ export async function rollout(kc: Kubeconfig, servers: readonly string[], run: (
         firstAgentCordoned: firstAt((n) => !servers.includes(n.name) && n.cordoned),
         longestGapMs: Math.max(0, ...answers.slice(1).map((d, i) => d - answers[i])),
         maxOut: (pick) => Math.max(0, ...samples.map((x) => x.nodes.filter((n) => pick(n.name) && n.out).length)),
+        maxCordoned: (pick) => Math.max(0, ...samples.map((x) => x.nodes.filter((n) => pick(n.name) && n.cordoned).length)),
         lastServerBack: (names, version) => Math.max(...names.map((s) => firstAt((n) => n.name === s && n.version === version && !n.out))),
         outMs: () => {
             const out = new Map<string, number>();
