@@ -311,8 +311,8 @@ function crossChecks(inv: RawInventory): string[] {
 function etcdS3Checks(inv: RawInventory): string[] {
     const s3 = keyPath(["k3s", "etcdSnapshots", "s3"]);
     const keys = [
-        { key: `${CONFIG_NAMESPACE}:etcdS3AccessKey`, set: inv.etcdS3AccessKey !== undefined },
-        { key: `${CONFIG_NAMESPACE}:etcdS3SecretKey`, set: inv.etcdS3SecretKey !== undefined },
+        { key: keyPath(["etcdS3AccessKey"]), set: inv.etcdS3AccessKey !== undefined },
+        { key: keyPath(["etcdS3SecretKey"]), set: inv.etcdS3SecretKey !== undefined },
     ];
     if (inv.k3s.etcdSnapshots.s3 !== undefined) {
         return keys.filter((k) => !k.set).map((k) =>

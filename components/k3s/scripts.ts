@@ -172,8 +172,8 @@ export function renderK3sInstallScript(input: K3sInstallInput): string {
  * S3, the drop-in removed.
  */
 export function renderS3KeysLines(onStdin: boolean, file = K3S_S3_KEYS_FILE): string[] {
-    const dir = file.slice(0, file.lastIndexOf("/"));
     if (!onStdin) return [`rm -f ${shq(file)}`];
+    const dir = file.slice(0, file.lastIndexOf("/"));
     return [
         "IFS= read -r s3_access_key || true",
         "IFS= read -r s3_secret_key || true",
